@@ -1,0 +1,339 @@
+"""The use-case config: one YAML per use case, validated when it loads.
+
+The file keeps ZenML's run-config shape (``model:``, ``parameters:``, ``settings:``) so that a
+ZenML user recognises it, but its ``parameters:`` are checked here by pydantic with unknown keys
+forbidden. A typo therefore fails at load time with the dotted path of the key, instead of being
+silently ignored by a step that never reads it.
+
+The column schema is the single source of truth for a data set: it generates the Great
+Expectations suite, tells preparation which columns are numeric or categorical, and names the
+target. Adding a tabular data set means writing a new config, not new code.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Dict, List, Literal, Optional
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from core.paths import resolve_path
+
+
+class ConfigError(ValueError):
+    """A config file that cannot be used; the message names the file and the key."""
+
+
+class StrictModel(BaseModel):
+    """Base for every config section: unknown keys are errors, values are validated."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+ColumnType = Literal["int", "float", "string", "bool"]
+
+
+class ColumnSpec(StrictModel):
+    """One column of the source table and the rules its values must follow."""
+
+    type: ColumnType
+    nullable: bool = False
+    min: Optional[float] = None
+    max: Optional[float] = None
+    strict_min: bool = False
+    allowed: Optional[List[str]] = None
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _check_bounds(self) -> "ColumnSpec":
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
+        if self.allowed is not None and self.type != "string":
+            raise ValueError("'allowed' only applies to string columns")
+        if (self.min is not None or self.max is not None) and self.type not in ("int", "float"):
+            raise ValueError("'min'/'max' only apply to numeric columns")
+        return self
+
+
+class SchemaSpec(StrictModel):
+    """The table's columns, its target, and how many rows a usable table has at least."""
+
+    columns: Dict[str, ColumnSpec]
+    target: str
+    min_rows: int = Field(default=1, ge=1)
+
+    @model_validator(mode="after")
+    def _check_target(self) -> "SchemaSpec":
+        if self.target not in self.columns:
+            raise ValueError(f"target '{self.target}' is not one of the columns {sorted(self.columns)}")
+        return self
+
+    @property
+    def feature_columns(self) -> List[str]:
+        return [name for name in self.columns if name != self.target]
+
+    def numeric_features(self, among: Optional[List[str]] = None) -> List[str]:
+        names = among if among is not None else self.feature_columns
+        return [n for n in names if self.columns[n].type in ("int", "float")]
+
+    def categorical_features(self, among: Optional[List[str]] = None) -> List[str]:
+        names = among if among is not None else self.feature_columns
+        return [n for n in names if self.columns[n].type in ("string", "bool")]
+
+
+class SourceSpec(StrictModel):
+    """Where raw records come from: a CSV file, or a table in a SQL database.
+
+    The database URL may be given by an environment variable (``url_env``), which wins over
+    ``url``. That keeps passwords out of configs and out of ZenML's stored run configuration: the
+    URL is resolved inside the step, at run time.
+    """
+
+    kind: Literal["csv", "sql"]
+    path: Optional[str] = None
+    url: Optional[str] = None
+    url_env: Optional[str] = None
+    table: Optional[str] = None
+
+    @model_validator(mode="after")
+    def _check_kind(self) -> "SourceSpec":
+        if self.kind == "csv":
+            if not self.path:
+                raise ValueError("a csv source needs 'path'")
+            if self.url or self.url_env or self.table:
+                raise ValueError("a csv source takes only 'path'")
+        else:
+            if not (self.url or self.url_env):
+                raise ValueError("a sql source needs 'url' or 'url_env'")
+            if not self.table:
+                raise ValueError("a sql source needs 'table'")
+            if self.path:
+                raise ValueError("a sql source does not take 'path'")
+        return self
+
+    def database_url(self) -> str:
+        """The URL to connect to: the environment variable if set, else the config's URL."""
+        url = os.environ.get(self.url_env) if self.url_env else None
+        url = url or self.url
+        if not url:
+            raise ConfigError(
+                f"source: environment variable {self.url_env} is not set and no 'url' is configured"
+            )
+        return resolve_sqlite_url(url)
+
+    def describe(self) -> str:
+        """A human-readable name for logs and errors, with any password hidden."""
+        if self.kind == "csv":
+            return f"csv:{resolve_path(self.path or '')}"
+        from sqlalchemy.engine import make_url
+
+        try:
+            shown = make_url(self.database_url()).render_as_string(hide_password=True)
+        except Exception:  # an unparseable URL is reported by the reader itself
+            shown = "<unparseable url>"
+        return f"sql:{shown}/{self.table}"
+
+
+def resolve_sqlite_url(url: str) -> str:
+    """Make a relative SQLite path absolute against the project root, leave other URLs alone."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and url != "sqlite:///:memory:":
+        return prefix + str(resolve_path(url[len(prefix):]))
+    return url
+
+
+class ExpectationSpec(StrictModel):
+    """An extra Great Expectations 1.x expectation, by its snake_case type and keyword arguments."""
+
+    type: str
+    kwargs: Dict[str, Any] = Field(default_factory=dict)
+    severity: Literal["critical", "warning"] = "critical"
+
+
+class ValidationSpec(StrictModel):
+    """How strict the meta-validation gate is.
+
+    A failed ``critical`` expectation always stops the pipeline. ``min_success_ratio`` is the
+    share of all expectations (critical and warning) that must pass; warnings alone can therefore
+    stop a run when too many of them fail at once.
+    """
+
+    min_success_ratio: float = Field(default=1.0, ge=0.0, le=1.0)
+    extra_expectations: List[ExpectationSpec] = Field(default_factory=list)
+
+
+class SplitSpec(StrictModel):
+    test_size: float = Field(default=0.2, gt=0.0, lt=1.0)
+    random_state: int = 42
+    stratify: bool = False
+
+
+class FeatureSelectionSpec(StrictModel):
+    """Univariate statistical tests on the train split: keep a feature when p < alpha."""
+
+    alpha: float = Field(default=0.05, gt=0.0, lt=1.0)
+    always_keep: List[str] = Field(default_factory=list)
+
+
+class CandidateSpec(StrictModel):
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    estimator: str
+    params: Dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("estimator")
+    @classmethod
+    def _known_estimator(cls, estimator: str) -> str:
+        from steps.train.factory import ESTIMATORS
+
+        if estimator not in ESTIMATORS:
+            raise ValueError(f"unknown estimator '{estimator}', expected one of {sorted(ESTIMATORS)}")
+        return estimator
+
+
+class ThresholdSpec(StrictModel):
+    min: Optional[float] = None
+    max: Optional[float] = None
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> "ThresholdSpec":
+        if self.min is None and self.max is None:
+            raise ValueError("a threshold needs 'min' or 'max'")
+        return self
+
+
+class TrainingSpec(StrictModel):
+    task: Literal["regression", "classification"]
+    candidates: List[CandidateSpec] = Field(min_length=1)
+    selection_metric: str
+    quality_gate: Dict[str, ThresholdSpec] = Field(default_factory=dict)
+
+    @field_validator("candidates")
+    @classmethod
+    def _unique_names(cls, candidates: List[CandidateSpec]) -> List[CandidateSpec]:
+        names = [c.name for c in candidates]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"candidate names must be unique, repeated: {duplicates}")
+        return candidates
+
+    @model_validator(mode="after")
+    def _known_metrics(self) -> "TrainingSpec":
+        from steps.evaluate.metrics import METRICS
+
+        known = METRICS[self.task]
+        for metric in [self.selection_metric, *self.quality_gate]:
+            if metric not in known:
+                raise ValueError(f"unknown {self.task} metric '{metric}', expected one of {sorted(known)}")
+        return self
+
+
+class PromotionSpec(StrictModel):
+    """A new model replaces production only if it is better by at least ``min_improvement``."""
+
+    min_improvement: float = Field(default=0.0, ge=0.0)
+
+
+class DriftSpec(StrictModel):
+    fail_on_drift: bool = False
+
+
+class PredictionSinkSpec(StrictModel):
+    """The SQL table that batch predictions are appended to (never overwritten)."""
+
+    url: Optional[str] = None
+    url_env: Optional[str] = None
+    table: str = Field(default="predictions", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+    @model_validator(mode="after")
+    def _has_url(self) -> "PredictionSinkSpec":
+        if not (self.url or self.url_env):
+            raise ValueError("the predictions sink needs 'url' or 'url_env'")
+        return self
+
+    def as_source(self) -> SourceSpec:
+        """Reuse the source's URL resolution (environment first, relative SQLite paths)."""
+        return SourceSpec(kind="sql", url=self.url, url_env=self.url_env, table=self.table)
+
+
+class InferenceSpec(StrictModel):
+    source: SourceSpec
+    predictions: PredictionSinkSpec
+    drift: DriftSpec = DriftSpec()
+
+
+class UseCaseParameters(StrictModel):
+    """Everything a use case needs besides the ZenML model and settings."""
+
+    use_case: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    source: SourceSpec
+    seed_csv: Optional[str] = None
+    schema_: SchemaSpec = Field(alias="schema")
+    validation: ValidationSpec = ValidationSpec()
+    split: SplitSpec = SplitSpec()
+    feature_selection: FeatureSelectionSpec = FeatureSelectionSpec()
+    training: TrainingSpec
+    promotion: PromotionSpec = PromotionSpec()
+    inference: Optional[InferenceSpec] = None
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _features_exist(self) -> "UseCaseParameters":
+        unknown = sorted(set(self.feature_selection.always_keep) - set(self.schema_.feature_columns))
+        if unknown:
+            raise ValueError(f"feature_selection.always_keep names unknown features {unknown}")
+        if self.split.stratify and self.training.task != "classification":
+            raise ValueError("split.stratify only applies to classification")
+        return self
+
+
+class ModelSpec(StrictModel):
+    """The ZenML Model (control plane) that every training run adds a version to."""
+
+    name: str
+    description: str = ""
+    tags: List[str] = Field(default_factory=list)
+    license: Optional[str] = None
+    audience: Optional[str] = None
+    use_cases: Optional[str] = None
+    limitations: Optional[str] = None
+    ethics: Optional[str] = None
+
+
+class RunConfig(StrictModel):
+    """A whole config file."""
+
+    model: ModelSpec
+    parameters: UseCaseParameters
+    settings: Dict[str, Any] = Field(default_factory=dict)
+    enable_cache: Optional[bool] = None
+
+
+def _format_errors(path: Path, error: ValidationError) -> str:
+    lines = [f"invalid config {path}:"]
+    for item in error.errors():
+        location = ".".join(str(part) for part in item["loc"]) or "<root>"
+        message = item["msg"]
+        if item["type"] == "extra_forbidden":
+            message = "unknown key (not part of the config schema)"
+        lines.append(f"  - {location}: {message}")
+    return "\n".join(lines)
+
+
+def load_config(path: str | os.PathLike[str]) -> RunConfig:
+    """Read and validate a config file, raising ConfigError that names every bad key."""
+    config_path = Path(path)
+    if not config_path.is_file():
+        raise ConfigError(f"config file not found: {config_path}")
+    try:
+        raw = yaml.safe_load(config_path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config {config_path} is not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config {config_path} must be a mapping with 'model' and 'parameters'")
+    try:
+        return RunConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(config_path, exc)) from exc

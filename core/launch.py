@@ -1,0 +1,137 @@
+"""Launching a pipeline for a use-case config, with the checks that save a wasted run.
+
+Shared by ``run.py`` and the tests, so both start pipelines exactly the same way.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Optional
+
+from core.config import ConfigError, RunConfig
+
+
+class LaunchError(RuntimeError):
+    """The pipeline cannot start: the message says why and what to do."""
+
+
+class PipelineFailed(RuntimeError):
+    """A run failed; the message names each failed step and its own error message."""
+
+    def __init__(self, run_name: str, failures: Dict[str, str]):
+        self.run_name = run_name
+        self.failures = failures
+        listing = "\n".join(f"  step '{step}': {message}" for step, message in failures.items())
+        super().__init__(f"pipeline run '{run_name}' failed:\n{listing}")
+
+
+def _raise_run_failure(pipeline_name: str, error: Exception) -> None:
+    """Turn ZenML's generic 'step(s) failed' into the failed steps' own messages."""
+    from zenml.client import Client
+    from zenml.enums import ExecutionStatus
+
+    runs = Client().list_pipeline_runs(pipeline_name=pipeline_name, sort_by="desc:created", size=1)
+    if not runs.items:
+        raise error
+    run = Client().get_pipeline_run(runs.items[0].id)
+    failures = {}
+    for name, step in run.steps.items():
+        if step.status == ExecutionStatus.FAILED:
+            info = step.exception_info
+            message = (info.message if info and info.message else None) or "no message recorded"
+            failures[name] = message.strip()
+    if not failures:
+        raise error
+    raise PipelineFailed(run.name, failures) from error
+
+
+def preflight_training(config: RunConfig) -> None:
+    """Fail before any step runs on what the YAML schema alone cannot check."""
+    from steps.train.factory import make_estimator
+    from steps.validate.expectations import check_expectation_types
+
+    params = config.parameters
+    for candidate in params.training.candidates:
+        try:
+            make_estimator(candidate.estimator, candidate.params)
+        except ValueError as exc:
+            raise ConfigError(f"parameters.training.candidates[{candidate.name}]: {exc}") from exc
+    try:
+        check_expectation_types(params.validation.extra_expectations)
+    except ValueError as exc:
+        raise ConfigError(f"parameters.validation.extra_expectations: {exc}") from exc
+
+
+def production_version(model_name: str):
+    """The production model version, or LaunchError telling the user to train first."""
+    from zenml.client import Client
+    from zenml.enums import ModelStages
+
+    try:
+        return Client().get_model_version(model_name, ModelStages.PRODUCTION)
+    except KeyError as exc:
+        raise LaunchError(
+            f"model '{model_name}' has no production version yet: run "
+            "`python run.py training --config <config>` first"
+        ) from exc
+
+
+def _model(config: RunConfig, version: Optional[str] = None):
+    from zenml import Model
+
+    spec = config.model
+    return Model(
+        name=spec.name,
+        version=version,
+        description=spec.description or None,
+        tags=list(spec.tags) or None,
+        license=spec.license,
+        audience=spec.audience,
+        use_cases=spec.use_cases,
+        limitations=spec.limitations,
+        ethics=spec.ethics,
+    )
+
+
+def _options(config: RunConfig, pipeline_name: str, enable_cache: Optional[bool]) -> Dict[str, Any]:
+    settings = {"experiment_tracker": {"experiment_name": config.model.name}, **config.settings}
+    cache = config.enable_cache if enable_cache is None else enable_cache
+    options: Dict[str, Any] = {
+        "run_name": f"{config.parameters.use_case}_{pipeline_name}_{{date}}_{{time}}",
+        "settings": settings,
+        "tags": [config.parameters.use_case, pipeline_name],
+    }
+    if cache is not None:
+        options["enable_cache"] = cache
+    return options
+
+
+def run_training(config: RunConfig, enable_cache: Optional[bool] = None):
+    """Run the training pipeline; returns the finished pipeline run."""
+    from pipelines.training import training
+
+    preflight_training(config)
+    pipeline = training.with_options(model=_model(config), **_options(config, "training", enable_cache))
+    try:
+        return pipeline(params=config.parameters)
+    except Exception as exc:
+        _raise_run_failure("training", exc)
+
+
+def run_batch_inference(config: RunConfig, enable_cache: Optional[bool] = None):
+    """Score the configured batch with the production model; returns the finished run."""
+    from pipelines.batch_inference import batch_inference
+    from zenml.enums import ModelStages
+
+    if config.parameters.inference is None:
+        raise ConfigError("parameters.inference is not configured for this use case")
+    production_version(config.model.name)
+    options = _options(config, "batch_inference", enable_cache)
+    options["settings"].pop("experiment_tracker", None)
+    pipeline = batch_inference.with_options(model=_model(config, ModelStages.PRODUCTION.value), **options)
+    try:
+        return pipeline(params=config.parameters)
+    except Exception as exc:
+        _raise_run_failure("batch_inference", exc)
+
+
+PIPELINES = {"training": run_training, "batch_inference": run_batch_inference}

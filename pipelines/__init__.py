@@ -1,0 +1,1 @@
+"""Pipelines compose steps; they hold no logic. ``PIPELINES`` is what ``run.py`` offers."""

@@ -1,0 +1,71 @@
+"""Training: source extract to a registered, possibly promoted, model version."""
+
+from __future__ import annotations
+
+from zenml import pipeline
+
+from core.config import UseCaseParameters
+from pipelines.hooks import report_failure
+from steps.evaluate.steps import model_quality_gate, select_best_model
+from steps.ingest.steps import extract_source
+from steps.prepare.steps import clean_dataset, fit_preprocessor, select_features, split_dataset
+from steps.registry.steps import promote_model, register_model
+from steps.train.steps import train_candidate
+from steps.validate.steps import (
+    check_data_integrity,
+    check_train_test_drift,
+    validate_expectations,
+    validation_gate,
+)
+
+
+@pipeline(substitutions={"data_role": "training"}, on_failure=report_failure)
+def training(params: UseCaseParameters) -> None:
+    schema = params.schema_
+    raw_data = extract_source(source=params.source, columns=list(schema.columns))
+    report = validate_expectations(
+        raw_data,
+        schema=schema,
+        suite_name=f"{params.use_case}_training",
+        extra_expectations=params.validation.extra_expectations,
+        include_target=True,
+    )
+    validation_gate(report, min_success_ratio=params.validation.min_success_ratio)
+    check_data_integrity(raw_data, schema=schema, after="validation_gate")
+    dataset = clean_dataset(raw_data, use_case=params.use_case, after="validation_gate")
+    train_data, test_data = split_dataset(dataset, split=params.split, target=schema.target)
+    check_train_test_drift(train_data, test_data, schema=schema)
+    features, _ = select_features(
+        train_data, schema=schema, task=params.training.task, selection=params.feature_selection
+    )
+    preprocessor = fit_preprocessor(train_data, features, schema=schema)
+
+    models, evaluations = [], []
+    for candidate in params.training.candidates:
+        model, evaluation = train_candidate(
+            train_data,
+            test_data,
+            preprocessor,
+            features,
+            target=schema.target,
+            task=params.training.task,
+            candidate=candidate,
+            id=f"train_{candidate.name}",
+        )
+        models.append(model)
+        evaluations.append(evaluation)
+
+    model, model_evaluation, _ = select_best_model(
+        models, evaluations, task=params.training.task, selection_metric=params.training.selection_metric
+    )
+    model_quality_gate(model_evaluation, quality_gate=params.training.quality_gate)
+    registry_entry = register_model(model_evaluation, after="model_quality_gate")
+    promote_model(
+        model,
+        test_data,
+        model_evaluation,
+        registry_entry,
+        target=schema.target,
+        task=params.training.task,
+        min_improvement=params.promotion.min_improvement,
+    )

@@ -1,0 +1,115 @@
+#!/usr/bin/env python
+"""Command line entry point: run a pipeline for a use-case config.
+
+    python run.py training --config configs/insurance.yaml
+    python run.py batch_inference --config configs/insurance.yaml
+    python run.py seed --config configs/insurance.yaml
+
+Heavy libraries are imported inside the commands, so that --help answers at once.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from core.telemetry import disable_telemetry
+
+disable_telemetry()
+
+import click  # noqa: E402
+
+from core.config import ConfigError, RunConfig, load_config  # noqa: E402
+
+CONFIG_OPTION = click.option(
+    "--config", "config_path", required=True, type=click.Path(dir_okay=False),
+    help="Use-case config, for example configs/insurance.yaml.",
+)
+CACHE_OPTION = click.option("--no-cache", is_flag=True, help="Run every step, ignoring ZenML's cache.")
+
+
+def _load(config_path: str) -> RunConfig:
+    try:
+        return load_config(config_path)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _launch(pipeline_name: str, config_path: str, no_cache: bool):
+    from core.launch import PIPELINES, LaunchError, PipelineFailed
+
+    config = _load(config_path)
+    try:
+        return config, PIPELINES[pipeline_name](config, enable_cache=False if no_cache else None)
+    except (ConfigError, LaunchError, PipelineFailed) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _outputs(run, step_name: str, output: str):
+    from zenml.client import Client
+
+    step = Client().get_pipeline_run(run.id).steps[step_name]
+    return step.outputs[output][0].load()
+
+
+def _dashboard_hint() -> None:
+    click.echo("\nDashboard: run `zenml login --local` (from the project's virtualenv), then open the")
+    click.echo("run under Pipelines > training. MLflow: `mlflow ui --backend-store-uri` with the tracker URI")
+    click.echo("that `zenml experiment-tracker describe` prints.")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """MLOps pipelines on ZenML. Pipelines: training, batch_inference. Setup: seed."""
+
+
+@cli.command()
+@CONFIG_OPTION
+@CACHE_OPTION
+def training(config_path: str, no_cache: bool) -> None:
+    """Extract, validate, prepare, train candidates, evaluate, register and promote."""
+    config, run = _launch("training", config_path, no_cache)
+    evaluation = _outputs(run, "select_best_model", "model_evaluation")
+    decision = _outputs(run, "promote_model", "promotion_decision")
+    click.echo(f"\nRun: {run.name} ({run.status.value})")
+    click.echo(f"Model: {config.model.name} version {decision['model_version']}, best candidate "
+               f"'{evaluation['candidate']}' ({evaluation['estimator']})")
+    click.echo("Held-out metrics: " + ", ".join(f"{k}={v:.4f}" for k, v in evaluation["metrics"].items()))
+    click.echo(f"Promotion: {'promoted to production' if decision['promoted'] else 'not promoted'}: "
+               f"{decision['reason']}")
+    _dashboard_hint()
+
+
+@cli.command(name="batch_inference")
+@CONFIG_OPTION
+@CACHE_OPTION
+def batch_inference(config_path: str, no_cache: bool) -> None:
+    """Validate a new batch, check drift, and predict with the production model."""
+    config, run = _launch("batch_inference", config_path, no_cache)
+    stored = _outputs(run, "store_predictions", "prediction_store")
+    click.echo(f"\nRun: {run.name} ({run.status.value})")
+    click.echo(f"Predictions: {stored['rows_written']} rows appended to {stored['table']} "
+               f"({stored['rows_in_table']} rows in the table)")
+    _dashboard_hint()
+
+
+@cli.command()
+@CONFIG_OPTION
+@click.option("--replace", is_flag=True, help="Reload the table even if it already holds rows.")
+def seed(config_path: str, replace: bool) -> None:
+    """Load the config's seed CSV into its SQL source table (skipped if already loaded)."""
+    from core.database import SourceError
+    from core.paths import resolve_path
+    from steps.ingest.sources import seed_database
+
+    params = _load(config_path).parameters
+    if params.source.kind != "sql" or not params.seed_csv:
+        raise click.ClickException("this config has no SQL source with a seed_csv to load")
+    try:
+        rows = seed_database(params.seed_csv, params.source, params.schema_, replace=replace)
+    except SourceError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"{params.source.describe()}: {rows} rows (from {resolve_path(params.seed_csv)})")
+
+
+if __name__ == "__main__":
+    sys.exit(cli())

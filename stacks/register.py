@@ -1,0 +1,103 @@
+"""Register a stack from its YAML definition in ``stacks/``, idempotently.
+
+``python -m stacks.register local [--activate]``
+
+Components that already exist with the same flavor and configuration are reused; a component
+whose configuration differs (for example the artifact-store path of another clone) is updated
+where ZenML allows it, and otherwise reported with what to do. Nothing is ever deleted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any, Dict
+
+import yaml
+
+from core.paths import STATE_DIR
+
+STACKS_DIR = Path(__file__).resolve().parent
+
+
+def load_definition(name: str, state_dir: Path = STATE_DIR) -> Dict[str, Any]:
+    path = STACKS_DIR / f"{name}.yaml"
+    if not path.is_file():
+        known = sorted(p.stem for p in STACKS_DIR.glob("*.yaml"))
+        raise SystemExit(f"no stack definition {path}; known: {known}")
+    text = path.read_text().replace("{state_dir}", str(state_dir))
+    definition = yaml.safe_load(text)
+    for kind, component in definition["components"].items():
+        component.setdefault("configuration", {})
+    return definition
+
+
+def _ensure_component(client, kind: str, spec: Dict[str, Any]):
+    from zenml.enums import StackComponentType
+
+    component_type = StackComponentType(kind)
+    try:
+        existing = client.get_stack_component(component_type, spec["name"], allow_name_prefix_match=False)
+    except KeyError:
+        print(f"  + {kind} '{spec['name']}' ({spec['flavor']})")
+        return client.create_stack_component(
+            name=spec["name"], flavor=spec["flavor"], component_type=component_type,
+            configuration=spec["configuration"],
+        )
+    if existing.flavor_name != spec["flavor"]:
+        raise SystemExit(
+            f"{kind} '{spec['name']}' exists with flavor '{existing.flavor_name}', not '{spec['flavor']}': "
+            f"rename or delete it (zenml {kind.replace('_', '-')} delete {spec['name']})"
+        )
+    current = {k: existing.configuration.get(k) for k in spec["configuration"]}
+    if current != spec["configuration"]:
+        print(f"  ~ {kind} '{spec['name']}': updating {sorted(spec['configuration'])}")
+        return client.update_stack_component(
+            name_id_or_prefix=existing.id, component_type=component_type, configuration=spec["configuration"]
+        )
+    print(f"  = {kind} '{spec['name']}'")
+    return existing
+
+
+def register(name: str, activate: bool, state_dir: Path = STATE_DIR) -> None:
+    from zenml.client import Client
+
+    definition = load_definition(name, state_dir)
+    client = Client()
+    components = {
+        kind: _ensure_component(client, kind, spec).id for kind, spec in definition["components"].items()
+    }
+    stack_name = definition["name"]
+    try:
+        stack = client.get_stack(stack_name, allow_name_prefix_match=False)
+        wanted = {kind: component_id for kind, component_id in components.items()}
+        have = {str(kind.value if hasattr(kind, "value") else kind): comps[0].id for kind, comps in stack.components.items()}
+        if have != wanted:
+            print(f"  ~ stack '{stack_name}': updating its components")
+            client.update_stack(name_id_or_prefix=stack.id, component_updates={k: [v] for k, v in components.items()})
+        else:
+            print(f"  = stack '{stack_name}'")
+    except KeyError:
+        print(f"  + stack '{stack_name}'")
+        client.create_stack(name=stack_name, components=components)
+    if activate:
+        client.activate_stack(stack_name)
+        print(f"active stack: {stack_name}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("stack", help="definition name in stacks/ (for example: local)")
+    parser.add_argument("--activate", action="store_true", help="also make it the active stack")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("ZENML_ANALYTICS_OPT_IN", "false")
+    Path(STATE_DIR).mkdir(parents=True, exist_ok=True)
+    print(f"registering stack '{args.stack}' from stacks/{args.stack}.yaml")
+    register(args.stack, args.activate)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

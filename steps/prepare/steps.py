@@ -1,0 +1,95 @@
+"""ZenML steps for cleaning, splitting, feature selection and preprocessing."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import List, Tuple
+
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from typing_extensions import Annotated
+from zenml import ArtifactConfig, log_metadata, step
+
+from core.config import FeatureSelectionSpec, SchemaSpec, SplitSpec
+from steps.prepare.cleaning import CLIENT_ID, clean_records
+from steps.prepare.preprocess import build_preprocessor, split_frame
+from steps.prepare.selection import kept_features, univariate_selection
+
+
+@step
+def clean_dataset(
+    raw_data: pd.DataFrame, use_case: str
+) -> Annotated[pd.DataFrame, ArtifactConfig(name="{data_role}_dataset")]:
+    """Remove exact duplicates, then add the client id and load timestamp."""
+    cleaned, summary = clean_records(raw_data, scope=use_case)
+    log_metadata(
+        metadata={
+            "rows_in": summary.rows_in,
+            "duplicates_removed": summary.duplicates_removed,
+            "rows_out": summary.rows_out,
+        }
+    )
+    return cleaned
+
+
+def _ids_fingerprint(frame: pd.DataFrame) -> str:
+    return hashlib.sha256("\n".join(sorted(frame[CLIENT_ID])).encode()).hexdigest()[:16]
+
+
+@step
+def split_dataset(
+    dataset: pd.DataFrame, split: SplitSpec, target: str
+) -> Tuple[Annotated[pd.DataFrame, "train_data"], Annotated[pd.DataFrame, "test_data"]]:
+    """Seeded split; the seed, sizes and a fingerprint of each side's client ids are recorded."""
+    train, test = split_frame(dataset, split.test_size, split.random_state, target if split.stratify else None)
+    log_metadata(
+        metadata={
+            "random_state": split.random_state,
+            "test_size": split.test_size,
+            "stratified": split.stratify,
+            "train_rows": len(train),
+            "test_rows": len(test),
+            "train_ids_sha256": _ids_fingerprint(train),
+            "test_ids_sha256": _ids_fingerprint(test),
+        }
+    )
+    return train, test
+
+
+@step
+def select_features(
+    train_data: pd.DataFrame, schema: SchemaSpec, task: str, selection: FeatureSelectionSpec
+) -> Tuple[Annotated[List[str], "selected_features"], Annotated[pd.DataFrame, "feature_selection_report"]]:
+    """Univariate tests on the train split; the report lists every feature's statistic."""
+    report = univariate_selection(
+        train_data,
+        target=schema.target,
+        numeric=schema.numeric_features(),
+        categorical=schema.categorical_features(),
+        target_is_numeric=task == "regression",
+        alpha=selection.alpha,
+        always_keep=selection.always_keep,
+    )
+    features = kept_features(report)
+    log_metadata(
+        metadata={
+            "kept": features,
+            "dropped": report.loc[~report["kept"], "feature"].tolist(),
+            "alpha": selection.alpha,
+            "p_values": {r.feature: float(r.p_value) for r in report.itertuples()},
+        }
+    )
+    return features, report
+
+
+@step
+def fit_preprocessor(
+    train_data: pd.DataFrame, selected_features: List[str], schema: SchemaSpec
+) -> Annotated[ColumnTransformer, "preprocessor"]:
+    """Fit imputation, scaling and one-hot encoding on the train split only."""
+    preprocessor = build_preprocessor(
+        schema.numeric_features(selected_features), schema.categorical_features(selected_features)
+    )
+    preprocessor.fit(train_data[selected_features])
+    log_metadata(metadata={"output_features": list(map(str, preprocessor.get_feature_names_out()))})
+    return preprocessor

@@ -1,0 +1,115 @@
+"""ZenML steps: register the selected model in the stack's model registry and promote it.
+
+Two registries are kept in step: ZenML's Model control plane (a model version per training run,
+linking its data, preprocessor, model and metrics) and the stack's model registry component
+(MLflow on every shipped stack), whose ``production`` alias is what serving tools outside ZenML
+look up. Promotion moves both, MLflow first: if the registry call fails, ZenML's stage is not
+moved either and the previous production model stays in place.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Optional
+
+import pandas as pd
+from sklearn.pipeline import Pipeline
+from typing_extensions import Annotated
+from zenml import Model, get_step_context, log_metadata, step
+from zenml.client import Client
+from zenml.enums import ModelStages
+from zenml.logger import get_logger
+from zenml.model_registries.base_model_registry import ModelRegistryModelMetadata, ModelVersionStage
+
+from steps.evaluate.scoring import promotion_decision, score_model
+
+logger = get_logger(__name__)
+
+
+@step(enable_cache=False)
+def register_model(model_evaluation: Dict[str, Any]) -> Annotated[Dict[str, Any], "registry_entry"]:
+    """Add the selected model to the stack's model registry, tagged with its ZenML lineage."""
+    context = get_step_context()
+    zenml_model = context.model
+    entry: Dict[str, Any] = {
+        "zenml_model": zenml_model.name,
+        "zenml_model_version": zenml_model.number,
+        "registry": None,
+        "registry_version": None,
+    }
+    registry = Client().active_stack.model_registry
+    if registry is None:
+        logger.warning("The active stack has no model registry: only the ZenML model version is recorded.")
+    else:
+        version = registry.register_model_version(
+            name=zenml_model.name,
+            model_source_uri=model_evaluation["mlflow_model_uri"],
+            description=f"{model_evaluation['candidate']} ({model_evaluation['estimator']}), "
+            f"ZenML model version {zenml_model.number}",
+            metadata=ModelRegistryModelMetadata(
+                zenml_version=str(zenml_model.number),
+                zenml_run_name=context.pipeline_run.name,
+                zenml_pipeline_name=context.pipeline.name,
+                zenml_step_name=context.step_run.name,
+                mlflow_run_id=model_evaluation["mlflow_run_id"],
+            ),
+        )
+        entry.update(registry=registry.name, registry_version=str(version.version))
+    log_metadata(metadata={"registry_entry": entry}, infer_model=True)
+    return entry
+
+
+def _production_version(name: str, current_number: int) -> Optional[Model]:
+    """The model version in stage production, if any (never the version being trained)."""
+    try:
+        production = Client().get_model_version(name, ModelStages.PRODUCTION)
+    except KeyError:
+        return None
+    if production.number == current_number:
+        return None
+    return production.to_model_class()
+
+
+@step(enable_cache=False)
+def promote_model(
+    model: Pipeline,
+    test_data: pd.DataFrame,
+    model_evaluation: Dict[str, Any],
+    registry_entry: Dict[str, Any],
+    target: str,
+    task: str,
+    min_improvement: float,
+) -> Annotated[Dict[str, Any], "promotion_decision"]:
+    """Promote to production only if the model beats production on this run's test split.
+
+    Production's model is re-scored on the same held-out rows rather than trusted by its own
+    recorded metrics, which came from a different split or data version.
+    """
+    metric = model_evaluation["selection_metric"]
+    current = get_step_context().model
+    production = _production_version(current.name, current.number)
+    production_score: Optional[float] = None
+    if production is not None:
+        production_model = production.load_artifact("model")
+        production_score = score_model(production_model, test_data, target, task)[metric]
+    candidate_score = model_evaluation["metrics"][metric]
+    promote, reason = promotion_decision(task, metric, candidate_score, production_score, min_improvement)
+
+    if promote:
+        registry = Client().active_stack.model_registry
+        if registry is not None and registry_entry.get("registry_version"):
+            registry.update_model_version(
+                name=current.name, version=registry_entry["registry_version"], stage=ModelVersionStage.PRODUCTION
+            )
+        current.set_stage(ModelStages.PRODUCTION, force=True)
+    decision = {
+        "promoted": promote,
+        "reason": reason,
+        "metric": metric,
+        "candidate_score": candidate_score,
+        "production_score": production_score,
+        "previous_production_version": production.number if production is not None else None,
+        "model_version": current.number,
+    }
+    logger.info("Promotion decision: %s", reason)
+    log_metadata(metadata={"promotion": decision}, infer_model=True)
+    return decision

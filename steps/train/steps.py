@@ -1,0 +1,71 @@
+"""ZenML step: train one candidate model and record it in the stack's experiment tracker."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Tuple
+
+import mlflow
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.pipeline import Pipeline
+from typing_extensions import Annotated
+from zenml import log_metadata, step
+
+from core.config import CandidateSpec
+from steps.evaluate.scoring import model_inputs, score_model
+from steps.train.factory import SKOPS_TRUSTED_TYPES, make_estimator
+
+
+@step(experiment_tracker=True, settings={"experiment_tracker": {"nested": True}})
+def train_candidate(
+    train_data: pd.DataFrame,
+    test_data: pd.DataFrame,
+    preprocessor: ColumnTransformer,
+    selected_features: List[str],
+    target: str,
+    task: str,
+    candidate: CandidateSpec,
+) -> Tuple[Annotated[Pipeline, "candidate_model"], Annotated[Dict[str, Any], "candidate_evaluation"]]:
+    """Fit the estimator on the preprocessed train split and score it on the held-out split.
+
+    The returned model is the whole sklearn Pipeline (fitted preprocessor + estimator), so that
+    everything downstream, batch inference and the API, takes raw feature columns. Each
+    candidate is its own nested MLflow run with its params, metrics and model.
+    """
+    estimator = make_estimator(candidate.estimator, candidate.params)
+    estimator.fit(preprocessor.transform(train_data[selected_features]), train_data[target])
+    model = Pipeline([("preprocess", preprocessor), ("model", estimator)])
+
+    metrics = score_model(model, test_data, target, task)
+    train_metrics = score_model(model, train_data, target, task)
+
+    from mlflow.models import infer_signature
+
+    example = model_inputs(model, test_data).head(5)
+    # Integers in the signature would make MLflow's schema reject a batch where the column was
+    # read as float (any missing value does that); the model itself accepts both.
+    example = example.astype({c: "float64" for c in example.select_dtypes("integer").columns})
+    mlflow.log_params({"candidate": candidate.name, "estimator": candidate.estimator, **candidate.params})
+    mlflow.log_params({"features": ",".join(selected_features), "train_rows": len(train_data)})
+    mlflow.log_metrics({f"test_{k}": v for k, v in metrics.items()})
+    mlflow.log_metrics({f"train_{k}": v for k, v in train_metrics.items()})
+    model_info = mlflow.sklearn.log_model(
+        model,
+        name="model",
+        signature=infer_signature(example, model.predict(example)),
+        input_example=example,
+        skops_trusted_types=SKOPS_TRUSTED_TYPES,
+    )
+    run_id = mlflow.active_run().info.run_id
+
+    evaluation = {
+        "candidate": candidate.name,
+        "estimator": candidate.estimator,
+        "params": candidate.params,
+        "metrics": metrics,
+        "train_metrics": train_metrics,
+        "mlflow_run_id": run_id,
+        "mlflow_model_uri": model_info.model_uri,
+    }
+    log_metadata(metadata={"candidate": candidate.name, "test_metrics": metrics, "mlflow_run_id": run_id})
+    return model, evaluation
