@@ -14,21 +14,23 @@ from steps.validate.steps import validate_expectations, validation_gate
 
 @pipeline(substitutions={"data_role": "batch"}, on_failure=report_failure)
 def batch_inference(params: UseCaseParameters) -> None:
-    schema = params.schema_
+    table_schema = params.schema_
     inference = params.inference
     # The pipeline runs with the model's `production` version as its model context, so these
     # resolve, at run time, to that version's artifacts, and the predictions link back to it.
     production = get_pipeline_context().model
-    raw_data = extract_source(source=inference.source, columns=schema.feature_columns)
+    raw_data = extract_source(source=inference.source, columns=table_schema.feature_columns)
     report = validate_expectations(
         raw_data,
-        schema=schema,
+        table_schema=table_schema,
         suite_name=f"{params.use_case}_batch",
         extra_expectations=params.validation.extra_expectations,
         include_target=False,
     )
     validation_gate(report, min_success_ratio=params.validation.min_success_ratio)
     batch_dataset = clean_dataset(raw_data, use_case=params.use_case, after="validation_gate")
-    check_batch_drift(production.get_artifact("train_data"), batch_dataset, schema=schema, drift=inference.drift)
+    check_batch_drift(
+        production.get_artifact("train_data"), batch_dataset, table_schema=table_schema, drift=inference.drift
+    )
     predictions = predict_batch(production.get_model_artifact("model"), batch_dataset, after="check_batch_drift")
     store_predictions(predictions, sink=inference.predictions)

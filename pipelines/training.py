@@ -21,24 +21,24 @@ from steps.validate.steps import (
 
 @pipeline(substitutions={"data_role": "training"}, on_failure=report_failure)
 def training(params: UseCaseParameters) -> None:
-    schema = params.schema_
-    raw_data = extract_source(source=params.source, columns=list(schema.columns))
+    table_schema = params.schema_
+    raw_data = extract_source(source=params.source, columns=list(table_schema.columns))
     report = validate_expectations(
         raw_data,
-        schema=schema,
+        table_schema=table_schema,
         suite_name=f"{params.use_case}_training",
         extra_expectations=params.validation.extra_expectations,
         include_target=True,
     )
     validation_gate(report, min_success_ratio=params.validation.min_success_ratio)
-    check_data_integrity(raw_data, schema=schema, after="validation_gate")
+    check_data_integrity(raw_data, table_schema=table_schema, after="validation_gate")
     dataset = clean_dataset(raw_data, use_case=params.use_case, after="validation_gate")
-    train_data, test_data = split_dataset(dataset, split=params.split, target=schema.target)
-    check_train_test_drift(train_data, test_data, schema=schema)
+    train_data, test_data = split_dataset(dataset, split=params.split, target=table_schema.target)
+    check_train_test_drift(train_data, test_data, table_schema=table_schema)
     features, _ = select_features(
-        train_data, schema=schema, task=params.training.task, selection=params.feature_selection
+        train_data, table_schema=table_schema, task=params.training.task, selection=params.feature_selection
     )
-    preprocessor = fit_preprocessor(train_data, features, schema=schema)
+    preprocessor = fit_preprocessor(train_data, features, table_schema=table_schema)
 
     models, evaluations = [], []
     for candidate in params.training.candidates:
@@ -47,7 +47,7 @@ def training(params: UseCaseParameters) -> None:
             test_data,
             preprocessor,
             features,
-            target=schema.target,
+            target=table_schema.target,
             task=params.training.task,
             candidate=candidate,
             id=f"train_{candidate.name}",
@@ -65,7 +65,7 @@ def training(params: UseCaseParameters) -> None:
         test_data,
         model_evaluation,
         registry_entry,
-        target=schema.target,
+        target=table_schema.target,
         task=params.training.task,
         min_improvement=params.promotion.min_improvement,
     )

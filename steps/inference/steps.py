@@ -25,16 +25,16 @@ class DriftError(RuntimeError):
 
 @step
 def check_batch_drift(
-    train_data: pd.DataFrame, batch_dataset: pd.DataFrame, schema: SchemaSpec, drift: DriftSpec
+    train_data: pd.DataFrame, batch_dataset: pd.DataFrame, table_schema: SchemaSpec, drift: DriftSpec
 ) -> Annotated[HTMLString, "batch_drift_report"]:
     """deepchecks' train-test suite between the production model's training data and the batch.
 
     Drift is reported (HTML and metadata) and, if ``fail_on_drift`` is set, stops the run
     before anything is predicted or stored.
     """
-    features = schema.feature_columns
+    features = table_schema.feature_columns
     report_html, summary = run_train_test_validation(
-        train_data[features], batch_dataset[features], None, schema.categorical_features()
+        train_data[features], batch_dataset[features], None, table_schema.categorical_features()
     )
     log_metadata(metadata={**summary.as_metadata(), "failed_checks": summary.failed})
     if summary.failed:

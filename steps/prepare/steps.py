@@ -58,14 +58,14 @@ def split_dataset(
 
 @step
 def select_features(
-    train_data: pd.DataFrame, schema: SchemaSpec, task: str, selection: FeatureSelectionSpec
+    train_data: pd.DataFrame, table_schema: SchemaSpec, task: str, selection: FeatureSelectionSpec
 ) -> Tuple[Annotated[List[str], "selected_features"], Annotated[pd.DataFrame, "feature_selection_report"]]:
     """Univariate tests on the train split; the report lists every feature's statistic."""
     report = univariate_selection(
         train_data,
-        target=schema.target,
-        numeric=schema.numeric_features(),
-        categorical=schema.categorical_features(),
+        target=table_schema.target,
+        numeric=table_schema.numeric_features(),
+        categorical=table_schema.categorical_features(),
         target_is_numeric=task == "regression",
         alpha=selection.alpha,
         always_keep=selection.always_keep,
@@ -84,11 +84,11 @@ def select_features(
 
 @step
 def fit_preprocessor(
-    train_data: pd.DataFrame, selected_features: List[str], schema: SchemaSpec
+    train_data: pd.DataFrame, selected_features: List[str], table_schema: SchemaSpec
 ) -> Annotated[ColumnTransformer, "preprocessor"]:
     """Fit imputation, scaling and one-hot encoding on the train split only."""
     preprocessor = build_preprocessor(
-        schema.numeric_features(selected_features), schema.categorical_features(selected_features)
+        table_schema.numeric_features(selected_features), table_schema.categorical_features(selected_features)
     )
     preprocessor.fit(train_data[selected_features])
     log_metadata(metadata={"output_features": list(map(str, preprocessor.get_feature_names_out()))})

@@ -25,7 +25,11 @@ from steps.evaluate.scoring import promotion_decision, score_model
 logger = get_logger(__name__)
 
 
-@step(enable_cache=False)
+# Both steps run under the stack's experiment tracker: it points MLflow at the stack's tracking
+# server for the step's duration, which the registry's MLflow calls need (ZenML's MLflow
+# registry caches its client across runs in one process, but MLflow resolves `models:/` URIs
+# through the global tracking URI that the tracker resets after every tracked step).
+@step(enable_cache=False, experiment_tracker=True)
 def register_model(model_evaluation: Dict[str, Any]) -> Annotated[Dict[str, Any], "registry_entry"]:
     """Add the selected model to the stack's model registry, tagged with its ZenML lineage."""
     context = get_step_context()
@@ -69,7 +73,7 @@ def _production_version(name: str, current_number: int) -> Optional[Model]:
     return production.to_model_class()
 
 
-@step(enable_cache=False)
+@step(enable_cache=False, experiment_tracker=True)
 def promote_model(
     model: Pipeline,
     test_data: pd.DataFrame,

@@ -20,13 +20,13 @@ from steps.validate.report import ValidationReport
 @step(output_materializers=ValidationReportMaterializer)
 def validate_expectations(
     raw_data: pd.DataFrame,
-    schema: SchemaSpec,
+    table_schema: SchemaSpec,
     suite_name: str,
     extra_expectations: List[ExpectationSpec],
     include_target: bool = True,
 ) -> Annotated[ValidationReport, "validation_report"]:
     """Run the schema-derived GX suite. It never raises on bad data: the gate decides."""
-    specs = build_expectations(schema, extra_expectations, include_target=include_target)
+    specs = build_expectations(table_schema, extra_expectations, include_target=include_target)
     return run_expectations(raw_data, specs, suite_name)
 
 
@@ -44,21 +44,21 @@ def validation_gate(validation_report: ValidationReport, min_success_ratio: floa
 
 
 @step
-def check_data_integrity(raw_data: pd.DataFrame, schema: SchemaSpec) -> Annotated[HTMLString, "data_integrity_report"]:
+def check_data_integrity(raw_data: pd.DataFrame, table_schema: SchemaSpec) -> Annotated[HTMLString, "data_integrity_report"]:
     """deepchecks' data-integrity suite on the raw table; condition outcomes become metadata."""
-    report_html, summary = run_data_integrity(raw_data, schema.target, schema.categorical_features())
+    report_html, summary = run_data_integrity(raw_data, table_schema.target, table_schema.categorical_features())
     log_metadata(metadata=summary.as_metadata())
     return HTMLString(report_html)
 
 
 @step
 def check_train_test_drift(
-    train_data: pd.DataFrame, test_data: pd.DataFrame, schema: SchemaSpec
+    train_data: pd.DataFrame, test_data: pd.DataFrame, table_schema: SchemaSpec
 ) -> Annotated[HTMLString, "train_test_drift_report"]:
     """deepchecks' train-test validation suite (drift, leakage, new categories) on the split."""
-    columns = list(schema.columns)
+    columns = list(table_schema.columns)
     report_html, summary = run_train_test_validation(
-        train_data[columns], test_data[columns], schema.target, schema.categorical_features()
+        train_data[columns], test_data[columns], table_schema.target, table_schema.categorical_features()
     )
     log_metadata(metadata=summary.as_metadata())
     return HTMLString(report_html)

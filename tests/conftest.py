@@ -1,0 +1,48 @@
+"""Test-wide set-up: telemetry off, and a private ZenML store and state folder.
+
+Both are set before anything imports ZenML, so no test ever reads or writes the user's own
+ZenML store or the project's state/ folder.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PROJECT_ROOT))
+
+from core.telemetry import disable_telemetry  # noqa: E402
+
+disable_telemetry()
+_SESSION_DIR = Path(tempfile.mkdtemp(prefix="mlops-tests-"))
+os.environ["ZENML_CONFIG_PATH"] = str(_SESSION_DIR / "zenml")
+os.environ["MLOPS_STATE_DIR"] = str(_SESSION_DIR / "state")
+os.environ.setdefault("ZENML_LOGGING_VERBOSITY", "WARN")
+
+import pytest  # noqa: E402
+
+INSURANCE_CSV = PROJECT_ROOT / "data" / "insurance" / "insurance.csv"
+INSURANCE_CONFIG = PROJECT_ROOT / "configs" / "insurance.yaml"
+
+
+def require_service(name: str, reason: str) -> None:
+    """Skip when a service is unreachable, unless the run demands services (CI sets that)."""
+    message = f"{name} unreachable: {reason}"
+    if os.environ.get("MLOPS_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"{message} (MLOPS_REQUIRE_SERVICES=1: services must be up)")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def session_dir() -> Path:
+    return _SESSION_DIR
+
+
+@pytest.fixture(scope="session")
+def insurance_frame():
+    import pandas as pd
+
+    return pd.read_csv(INSURANCE_CSV)

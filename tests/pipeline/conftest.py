@@ -1,0 +1,52 @@
+"""Fixtures that run real pipelines on the `local` stack, registered in the session's private
+ZenML store, with the source database in a temporary folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable
+
+import pytest
+import yaml
+
+from core.config import RunConfig
+from tests.conftest import INSURANCE_CONFIG, INSURANCE_CSV, PROJECT_ROOT
+
+
+@pytest.fixture(scope="session")
+def local_stack(session_dir: Path) -> str:
+    from zenml.client import Client
+
+    from stacks.register import register
+
+    if not (PROJECT_ROOT / ".zen").exists():
+        Client.initialize(root=PROJECT_ROOT)
+    register("local", activate=True, state_dir=session_dir / "state")
+    return "local"
+
+
+@pytest.fixture(scope="session")
+def insurance_db(session_dir: Path) -> str:
+    """The seeded SQLite source, reached through INSURANCE_DB_URL as a user would override it."""
+    from core.config import load_config
+    from steps.ingest.sources import seed_database
+
+    url = f"sqlite:///{session_dir / 'state' / 'insurance.db'}"
+    os.environ["INSURANCE_DB_URL"] = url
+    params = load_config(INSURANCE_CONFIG).parameters
+    assert seed_database(str(INSURANCE_CSV), params.source, params.schema_) == 1338
+    return url
+
+
+@pytest.fixture(scope="session")
+def make_config(session_dir: Path) -> Callable[..., RunConfig]:
+    """The insurance config with ``mutate(raw_dict)`` applied, validated like a file would be."""
+
+    def build(mutate: Callable[[dict], None] | None = None) -> RunConfig:
+        raw = yaml.safe_load(INSURANCE_CONFIG.read_text())
+        if mutate is not None:
+            mutate(raw)
+        return RunConfig.model_validate(raw)
+
+    return build

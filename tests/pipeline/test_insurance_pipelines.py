@@ -1,0 +1,268 @@
+"""The medical-cost use case end to end on the `local` stack: training, lineage, registry,
+promotion, batch inference, and every kind of bad input stopping the run with a clear error
+while the production model and earlier predictions stay untouched."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from core.config import load_config
+from core.launch import LaunchError, PipelineFailed, run_batch_inference, run_training
+from steps.evaluate.metrics import regression_metrics
+from steps.store.predictions import count_predictions
+from tests.conftest import INSURANCE_CONFIG, INSURANCE_CSV, PROJECT_ROOT
+
+pytestmark = pytest.mark.pipeline
+
+MODEL = "medical_cost"
+TRAINING_ARTIFACTS = {
+    "training_raw_data", "validation_report", "data_integrity_report", "training_dataset", "train_data",
+    "test_data", "train_test_drift_report", "selected_features", "feature_selection_report", "preprocessor",
+    "candidate_model", "candidate_evaluation", "model", "model_evaluation", "candidate_comparison",
+    "registry_entry", "promotion_decision",
+}
+
+
+def _client():
+    from zenml.client import Client
+
+    return Client()
+
+
+def _production_number():
+    from zenml.enums import ModelStages
+
+    try:
+        return _client().get_model_version(MODEL, ModelStages.PRODUCTION).number
+    except KeyError:
+        return None
+
+
+def _output(run, step: str, name: str):
+    return _client().get_pipeline_run(run.id).steps[step].outputs[name][0]
+
+
+def _sink(make_config):
+    return make_config().parameters.inference.predictions.as_source()
+
+
+@pytest.fixture(scope="module")
+def trained_run(local_stack, insurance_db, make_config):
+    assert _production_number() is None
+    return run_training(make_config())
+
+
+@pytest.fixture(scope="module")
+def inference_run(trained_run, make_config):
+    return run_batch_inference(make_config())
+
+
+def test_batch_inference_without_production_model_is_refused(local_stack, make_config) -> None:
+    # First in this module, before any training run of the session's private store.
+    assert _production_number() is None
+    with pytest.raises(LaunchError, match="has no production version yet"):
+        run_batch_inference(make_config())
+
+
+def test_training_run_produces_named_artifacts(trained_run) -> None:
+    from zenml.enums import ExecutionStatus
+
+    run = _client().get_pipeline_run(trained_run.id)
+    assert run.status == ExecutionStatus.COMPLETED
+    produced = {name for step in run.steps.values() for name in step.outputs}
+    assert TRAINING_ARTIFACTS <= produced, TRAINING_ARTIFACTS - produced
+    assert {f"train_{c}" for c in ("linear", "random_forest", "gradient_boosting")} <= set(run.steps)
+    dedup = run.steps["clean_dataset"].run_metadata
+    assert dedup["duplicates_removed"] == 1 and dedup["rows_out"] == 1337
+
+
+def test_selected_model_meets_quality_on_held_out_split(trained_run) -> None:
+    model = _output(trained_run, "select_best_model", "model").load()
+    test_data = _output(trained_run, "split_dataset", "test_data").load()
+    train_data = _output(trained_run, "split_dataset", "train_data").load()
+    assert not set(test_data["client_id"]) & set(train_data["client_id"])
+    recomputed = regression_metrics(test_data["charges"], model.predict(test_data[list(model.feature_names_in_)]))
+    assert recomputed["r2"] >= 0.85, recomputed
+    recorded = _output(trained_run, "select_best_model", "model_evaluation").load()
+    assert recorded["metrics"]["r2"] == pytest.approx(recomputed["r2"])
+    assert recorded["candidate"] in {"random_forest", "gradient_boosting"}
+
+
+def test_model_version_lineage_and_promotion(trained_run) -> None:
+    decision = _output(trained_run, "promote_model", "promotion_decision").load()
+    assert decision["promoted"] and decision["production_score"] is None
+    version = _client().get_model_version(MODEL, decision["model_version"])
+    assert _production_number() == version.number
+    dataset = version.get_data_artifact("training_dataset")
+    assert dataset is not None and dataset.producer_pipeline_run_id == trained_run.id
+    for name in ("training_raw_data", "train_data", "test_data", "preprocessor", "validation_report"):
+        assert version.get_artifact(name) is not None, name
+    assert version.get_model_artifact("model").producer_pipeline_run_id == trained_run.id
+    assert version.run_metadata["metrics"]["r2"] >= 0.85
+
+
+def test_mlflow_tracks_every_candidate_and_registers_the_model(trained_run) -> None:
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    tracker = _client().active_stack.experiment_tracker
+    mlflow.set_tracking_uri(tracker.get_tracking_uri())
+    client = MlflowClient()
+    experiment = client.get_experiment_by_name(MODEL)
+    runs = client.search_runs([experiment.experiment_id], "params.candidate != ''")
+    assert {r.data.params["candidate"] for r in runs} >= {"linear", "random_forest", "gradient_boosting"}
+    assert all("test_r2" in r.data.metrics for r in runs)
+    entry = _output(trained_run, "register_model", "registry_entry").load()
+    registered = client.get_model_version(MODEL, entry["registry_version"])
+    assert registered.tags.get("zenml_version") == str(entry["zenml_model_version"])
+    assert "champion" in registered.aliases  # ZenML's MLflow registry maps stage production to this alias
+    assert str(Path(tracker.get_tracking_uri().removeprefix("sqlite:///")).parent).startswith(
+        str(Path(_client().active_stack.artifact_store.path))
+    )
+
+
+def test_validation_report_has_dashboard_visualization(trained_run) -> None:
+    from zenml.enums import VisualizationType
+
+    artifact = _output(trained_run, "validate_expectations", "validation_report")
+    report = artifact.load()
+    assert report.success and report.evaluated >= 15
+    assert artifact.visualizations and artifact.visualizations[0].type == VisualizationType.HTML
+    html = Path(artifact.visualizations[0].uri).read_text()
+    assert "expect_column_values_to_be_between" in html and "PASS" in html
+    integrity = _client().get_pipeline_run(trained_run.id).steps["check_data_integrity"].run_metadata
+    assert integrity["conditions"]["Data Duplicates"] == "PASS"
+
+
+def test_batch_inference_stores_predictions_with_model_version(inference_run, make_config) -> None:
+    from sqlalchemy import create_engine, text
+
+    stored = _output(inference_run, "store_predictions", "prediction_store").load()
+    assert stored["rows_written"] == 100
+    sink = _sink(make_config)
+    engine = create_engine(sink.database_url())
+    with engine.connect() as connection:
+        rows = pd.read_sql(text(f"SELECT * FROM {sink.table}"), connection)
+    engine.dispose()
+    assert len(rows) == 100 and set(rows["model_version"]) == {str(_production_number())}
+    assert rows["prediction"].between(500, 80000).all()
+    predictions = _output(inference_run, "predict_batch", "predictions").load()
+    assert predictions["client_id"].is_unique
+
+
+def test_retraining_on_same_data_does_not_replace_production(inference_run, make_config) -> None:
+    before = _production_number()
+    run = run_training(make_config())
+    decision = _output(run, "promote_model", "promotion_decision").load()
+    assert not decision["promoted"], decision
+    assert decision["previous_production_version"] == before
+    assert decision["production_score"] == pytest.approx(decision["candidate_score"])
+    assert _production_number() == before
+
+
+def _csv_source(path: Path):
+    def mutate(raw: dict) -> None:
+        raw["parameters"]["source"] = {"kind": "csv", "path": str(path)}
+    return mutate
+
+
+def _bad_csv(tmp_path: Path, edit) -> Path:
+    frame = pd.read_csv(INSURANCE_CSV)
+    frame = edit(frame)
+    path = tmp_path / "bad.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+BAD_INPUTS = {
+    "missing_column": (lambda f: f.drop(columns=["bmi"]), ["expect_table_columns_to_match_set", "bmi"]),
+    "non_numeric_bmi": (lambda f: f.astype({"bmi": object}).assign(bmi=lambda d: d["bmi"].where(d.index != 4, "heavy")),
+                        ["bmi", "expect_column_values_to_be_in_type_list"]),
+    "negative_age": (lambda f: f.assign(age=f["age"].where(f.index != 2, -7)),
+                     ["age", "expect_column_values_to_be_between", "-7"]),
+    "unknown_region": (lambda f: f.assign(region=f["region"].where(f.index != 9, "atlantis")),
+                       ["region", "expect_column_values_to_be_in_set", "atlantis"]),
+    "empty_table": (lambda f: f.head(0), ["empty table"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_bad_training_input_stops_before_anything_is_promoted(case, inference_run, make_config, tmp_path) -> None:
+    edit, expected = BAD_INPUTS[case]
+    production, predictions = _production_number(), count_predictions(_sink(make_config))
+    config = make_config(_csv_source(_bad_csv(tmp_path, edit)))
+    with pytest.raises(PipelineFailed) as error:
+        run_training(config)
+    message = str(error.value)
+    assert all(part in message for part in expected), message
+    failed_steps = set(error.value.failures)
+    assert failed_steps <= {"extract_source", "validation_gate"}, failed_steps
+    assert _production_number() == production
+    assert count_predictions(_sink(make_config)) == predictions
+
+
+def test_unreachable_database_stops_the_run(inference_run, make_config) -> None:
+    production = _production_number()
+
+    def mutate(raw: dict) -> None:
+        raw["parameters"]["source"] = {"kind": "sql", "url": "postgresql+psycopg2://etl@127.0.0.1:1/crm",
+                                       "table": "insurance"}
+
+    with pytest.raises(PipelineFailed, match="cannot reach the source database .*127.0.0.1:1"):
+        run_training(make_config(mutate))
+    assert _production_number() == production
+
+
+def test_quality_gate_blocks_registration_and_promotion(inference_run, make_config) -> None:
+    from zenml.enums import ExecutionStatus
+
+    production = _production_number()
+
+    def mutate(raw: dict) -> None:
+        raw["parameters"]["training"]["quality_gate"] = {"r2": {"min": 0.99}}
+
+    with pytest.raises(PipelineFailed) as error:
+        run_training(make_config(mutate))
+    assert "fails the quality gate" in str(error.value) and "r2=" in str(error.value)
+    run = _client().get_pipeline_run(error.value.run_name)
+    assert run.steps["model_quality_gate"].status == ExecutionStatus.FAILED
+    assert "register_model" not in run.steps or run.steps["register_model"].status != ExecutionStatus.COMPLETED
+    assert _production_number() == production
+
+
+def test_bad_batch_leaves_earlier_predictions_untouched(inference_run, make_config, tmp_path) -> None:
+    before = count_predictions(_sink(make_config))
+    batch = pd.read_csv(PROJECT_ROOT / "data" / "insurance" / "new_batch.csv")
+    batch.loc[0, "region"] = "atlantis"
+    path = tmp_path / "batch.csv"
+    batch.to_csv(path, index=False)
+
+    def mutate(raw: dict) -> None:
+        raw["parameters"]["inference"]["source"] = {"kind": "csv", "path": str(path)}
+
+    with pytest.raises(PipelineFailed, match="region"):
+        run_batch_inference(make_config(mutate))
+    assert count_predictions(_sink(make_config)) == before
+
+
+def test_cli_rejects_unknown_config_key(tmp_path) -> None:
+    text = INSURANCE_CONFIG.read_text().replace("  use_case: insurance", "  use_case: insurance\n  use_cse: typo")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text)
+    result = subprocess.run([sys.executable, "run.py", "training", "--config", str(bad)], cwd=PROJECT_ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert "parameters.use_cse: unknown key" in result.stderr
+
+
+def test_cli_help_lists_pipelines() -> None:
+    result = subprocess.run([sys.executable, "run.py", "--help"], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0
+    for command in ("training", "batch_inference", "seed"):
+        assert command in result.stdout

@@ -1,0 +1,87 @@
+"""Config loading: the shipped configs are valid, and bad ones fail naming the key."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from core.config import ConfigError, load_config, resolve_sqlite_url
+from core.paths import PROJECT_ROOT
+
+CONFIGS = sorted((PROJECT_ROOT / "configs").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
+def test_shipped_configs_load(path: Path) -> None:
+    config = load_config(path)
+    assert config.parameters.schema_.target in config.parameters.schema_.columns
+    assert config.parameters.training.candidates
+
+
+def _write(tmp_path: Path, mutate) -> Path:
+    raw = yaml.safe_load((PROJECT_ROOT / "configs" / "insurance.yaml").read_text())
+    mutate(raw)
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def test_unknown_key_is_named(tmp_path: Path) -> None:
+    path = _write(tmp_path, lambda raw: raw["parameters"]["source"].update(tabel="insurance"))
+    with pytest.raises(ConfigError) as error:
+        load_config(path)
+    assert "parameters.source.tabel" in str(error.value)
+    assert "unknown key" in str(error.value)
+
+
+def test_unknown_top_level_key_is_named(tmp_path: Path) -> None:
+    path = _write(tmp_path, lambda raw: raw.update(paramters={}))
+    with pytest.raises(ConfigError, match="paramters: unknown key"):
+        load_config(path)
+
+
+def test_unknown_estimator_and_metric(tmp_path: Path) -> None:
+    def mutate(raw):
+        raw["parameters"]["training"]["candidates"][0]["estimator"] = "magic_forest"
+        raw["parameters"]["training"]["quality_gate"] = {"accuracy": {"min": 0.5}}
+
+    with pytest.raises(ConfigError) as error:
+        load_config(_write(tmp_path, mutate))
+    text = str(error.value)
+    assert "parameters.training.candidates.0.estimator" in text and "magic_forest" in text
+
+
+def test_wrong_type_and_range(tmp_path: Path) -> None:
+    def mutate(raw):
+        raw["parameters"]["split"]["test_size"] = 1.5
+        raw["parameters"]["schema"]["columns"]["age"]["min"] = "young"
+
+    with pytest.raises(ConfigError) as error:
+        load_config(_write(tmp_path, mutate))
+    assert "parameters.split.test_size" in str(error.value)
+    assert "parameters.schema.columns.age.min" in str(error.value)
+
+
+def test_target_must_be_a_column(tmp_path: Path) -> None:
+    path = _write(tmp_path, lambda raw: raw["parameters"]["schema"].update(target="price"))
+    with pytest.raises(ConfigError, match="target 'price' is not one of the columns"):
+        load_config(path)
+
+
+def test_missing_file_and_bad_yaml(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model: [unclosed")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(bad)
+
+
+def test_env_url_wins_and_relative_sqlite_is_rooted(monkeypatch) -> None:
+    config = load_config(PROJECT_ROOT / "configs" / "insurance.yaml")
+    monkeypatch.delenv("INSURANCE_DB_URL", raising=False)
+    assert config.parameters.source.database_url() == f"sqlite:///{PROJECT_ROOT}/state/insurance.db"
+    monkeypatch.setenv("INSURANCE_DB_URL", "postgresql://u:secret@db:5432/x")
+    assert config.parameters.source.database_url() == "postgresql://u:secret@db:5432/x"
+    assert "secret" not in config.parameters.source.describe()
+    assert resolve_sqlite_url("sqlite:////abs/file.db") == "sqlite:////abs/file.db"
