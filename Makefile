@@ -17,14 +17,21 @@ export DO_NOT_TRACK := 1
 export OMP_NUM_THREADS := 1
 export OMP_WAIT_POLICY := PASSIVE
 
-.PHONY: run test setup stack clean-state
+.PHONY: run test setup stack browser clean-state
 
 run: stack
 	$(PY) run.py seed --config $(CONFIG)
 	$(PY) run.py training --config $(CONFIG)
 
-test: setup
+test: setup browser
 	$(PY) -m pytest
+
+# The dashboard test drives Debian's chromium (playwright cannot download a browser here).
+browser:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get install -y -q chromium >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; \
+	  else echo "chromium is not installed: the dashboard test will skip (sudo apt-get install chromium)"; fi; }
 
 setup: $(INSTALLED) .zen
 

@@ -19,6 +19,10 @@ from core.telemetry import disable_telemetry  # noqa: E402
 disable_telemetry()
 _SESSION_DIR = Path(tempfile.mkdtemp(prefix="mlops-tests-"))
 os.environ["ZENML_CONFIG_PATH"] = str(_SESSION_DIR / "zenml")
+# ZenML keeps the active stack and project in the repository's .zen/config.yaml: a private
+# repository root keeps the tests from rewriting the project's own (the source root is pinned
+# to the project in tests/pipeline/conftest.py, so steps still import from here).
+os.environ["ZENML_REPOSITORY_PATH"] = str(_SESSION_DIR / "repo")
 os.environ["MLOPS_STATE_DIR"] = str(_SESSION_DIR / "state")
 os.environ.setdefault("ZENML_LOGGING_VERBOSITY", "WARN")
 

@@ -17,11 +17,14 @@ from tests.conftest import INSURANCE_CONFIG, INSURANCE_CSV, PROJECT_ROOT
 @pytest.fixture(scope="session")
 def local_stack(session_dir: Path) -> str:
     from zenml.client import Client
+    from zenml.utils import source_utils
 
     from stacks.register import register
 
-    if not (PROJECT_ROOT / ".zen").exists():
-        Client.initialize(root=PROJECT_ROOT)
+    repository = Path(os.environ["ZENML_REPOSITORY_PATH"])
+    repository.mkdir(parents=True, exist_ok=True)
+    Client.initialize(root=repository)
+    source_utils.set_custom_source_root(str(PROJECT_ROOT))
     register("local", activate=True, state_dir=session_dir / "state")
     return "local"
 
@@ -50,3 +53,18 @@ def make_config(session_dir: Path) -> Callable[..., RunConfig]:
         return RunConfig.model_validate(raw)
 
     return build
+
+
+@pytest.fixture(scope="session")
+def trained_run(local_stack, insurance_db, make_config):
+    """The session's first training run: it finds no production model and promotes its own."""
+    from core.launch import run_training
+
+    return run_training(make_config())
+
+
+@pytest.fixture(scope="session")
+def inference_run(trained_run, make_config):
+    from core.launch import run_batch_inference
+
+    return run_batch_inference(make_config())

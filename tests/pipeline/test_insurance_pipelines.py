@@ -51,22 +51,10 @@ def _sink(make_config):
     return make_config().parameters.inference.predictions.as_source()
 
 
-@pytest.fixture(scope="module")
-def trained_run(local_stack, insurance_db, make_config):
-    assert _production_number() is None
-    return run_training(make_config())
-
-
-@pytest.fixture(scope="module")
-def inference_run(trained_run, make_config):
-    return run_batch_inference(make_config())
-
-
 def test_batch_inference_without_production_model_is_refused(local_stack, make_config) -> None:
-    # First in this module, before any training run of the session's private store.
-    assert _production_number() is None
-    with pytest.raises(LaunchError, match="has no production version yet"):
-        run_batch_inference(make_config())
+    config = make_config(lambda raw: raw["model"].update(name="never_trained"))
+    with pytest.raises(LaunchError, match="model 'never_trained' has no production version yet"):
+        run_batch_inference(config)
 
 
 def test_training_run_produces_named_artifacts(trained_run) -> None:
