@@ -51,10 +51,14 @@ def _outputs(run, step_name: str, output: str):
     return step.outputs[output][0].load()
 
 
-def _dashboard_hint() -> None:
-    click.echo("\nDashboard: run `zenml login --local` (from the project's virtualenv), then open the")
-    click.echo("run under Pipelines > training. MLflow: `mlflow ui --backend-store-uri` with the tracker URI")
-    click.echo("that `zenml experiment-tracker describe` prints.")
+def _where_to_look(run) -> None:
+    from zenml.client import Client
+
+    click.echo("\nDashboard: start it with `zenml login --local` (inside .venv), then open")
+    click.echo(f"  http://127.0.0.1:8237/projects/default/runs/{run.id}")
+    tracker = Client().active_stack.experiment_tracker
+    if tracker is not None and tracker.flavor == "mlflow":
+        click.echo(f"MLflow: mlflow ui --backend-store-uri {tracker.get_tracking_uri()}")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -76,7 +80,7 @@ def training(config_path: str, no_cache: bool) -> None:
     click.echo("Held-out metrics: " + ", ".join(f"{k}={v:.4f}" for k, v in evaluation["metrics"].items()))
     click.echo(f"Promotion: {'promoted to production' if decision['promoted'] else 'not promoted'}: "
                f"{decision['reason']}")
-    _dashboard_hint()
+    _where_to_look(run)
 
 
 @cli.command(name="batch_inference")
@@ -89,7 +93,7 @@ def batch_inference(config_path: str, no_cache: bool) -> None:
     click.echo(f"\nRun: {run.name} ({run.status.value})")
     click.echo(f"Predictions: {stored['rows_written']} rows appended to {stored['table']} "
                f"({stored['rows_in_table']} rows in the table)")
-    _dashboard_hint()
+    _where_to_look(run)
 
 
 @cli.command()

@@ -24,15 +24,26 @@ class PipelineFailed(RuntimeError):
         super().__init__(f"pipeline run '{run_name}' failed:\n{listing}")
 
 
-def _raise_run_failure(pipeline_name: str, error: Exception) -> None:
-    """Turn ZenML's generic 'step(s) failed' into the failed steps' own messages."""
+def _latest_run_id(pipeline_name: str):
+    from zenml.client import Client
+
+    runs = Client().list_pipeline_runs(pipeline_name=pipeline_name, sort_by="desc:created", size=1)
+    return runs.items[0].id if runs.items else None
+
+
+def _raise_run_failure(pipeline_name: str, error: Exception, previous_run_id) -> None:
+    """Turn ZenML's generic 'step(s) failed' into the failed steps' own messages.
+
+    Only a run created by this launch is summarised: if the error came before ZenML created
+    one, the original error is raised, never an older run's failures.
+    """
     from zenml.client import Client
     from zenml.enums import ExecutionStatus
 
-    runs = Client().list_pipeline_runs(pipeline_name=pipeline_name, sort_by="desc:created", size=1)
-    if not runs.items:
+    latest = _latest_run_id(pipeline_name)
+    if latest is None or latest == previous_run_id:
         raise error
-    run = Client().get_pipeline_run(runs.items[0].id)
+    run = Client().get_pipeline_run(latest)
     failures = {}
     for name, step in run.steps.items():
         if step.status == ExecutionStatus.FAILED:
@@ -59,6 +70,22 @@ def preflight_training(config: RunConfig) -> None:
         check_expectation_types(params.validation.extra_expectations)
     except ValueError as exc:
         raise ConfigError(f"parameters.validation.extra_expectations: {exc}") from exc
+
+
+def check_stack() -> None:
+    """The pipelines need an experiment tracker and a model registry in the active stack."""
+    from zenml.client import Client
+
+    stack = Client().active_stack
+    missing = [
+        kind for kind, component in (("experiment tracker", stack.experiment_tracker),
+                                     ("model registry", stack.model_registry)) if component is None
+    ]
+    if missing:
+        raise LaunchError(
+            f"the active stack '{stack.name}' has no {' and no '.join(missing)}; switch to one that has "
+            "(`zenml stack set local`, registered by `make stack` or `python -m stacks.register local`)"
+        )
 
 
 def production_version(model_name: str):
@@ -110,11 +137,13 @@ def run_training(config: RunConfig, enable_cache: Optional[bool] = None):
     from pipelines.training import training
 
     preflight_training(config)
+    check_stack()
     pipeline = training.with_options(model=_model(config), **_options(config, "training", enable_cache))
+    previous = _latest_run_id("training")
     try:
         return pipeline(params=config.parameters)
     except Exception as exc:
-        _raise_run_failure("training", exc)
+        _raise_run_failure("training", exc, previous)
 
 
 def run_batch_inference(config: RunConfig, enable_cache: Optional[bool] = None):
@@ -124,14 +153,16 @@ def run_batch_inference(config: RunConfig, enable_cache: Optional[bool] = None):
 
     if config.parameters.inference is None:
         raise ConfigError("parameters.inference is not configured for this use case")
+    check_stack()
     production_version(config.model.name)
     options = _options(config, "batch_inference", enable_cache)
     options["settings"].pop("experiment_tracker", None)
     pipeline = batch_inference.with_options(model=_model(config, ModelStages.PRODUCTION.value), **options)
+    previous = _latest_run_id("batch_inference")
     try:
         return pipeline(params=config.parameters)
     except Exception as exc:
-        _raise_run_failure("batch_inference", exc)
+        _raise_run_failure("batch_inference", exc, previous)
 
 
 PIPELINES = {"training": run_training, "batch_inference": run_batch_inference}

@@ -29,7 +29,7 @@ def load_definition(name: str, state_dir: Path = STATE_DIR) -> Dict[str, Any]:
         raise SystemExit(f"no stack definition {path}; known: {known}")
     text = path.read_text().replace("{state_dir}", str(state_dir))
     definition = yaml.safe_load(text)
-    for kind, component in definition["components"].items():
+    for component in definition["components"].values():
         component.setdefault("configuration", {})
     return definition
 
@@ -72,9 +72,8 @@ def register(name: str, activate: bool, state_dir: Path = STATE_DIR) -> None:
     stack_name = definition["name"]
     try:
         stack = client.get_stack(stack_name, allow_name_prefix_match=False)
-        wanted = {kind: component_id for kind, component_id in components.items()}
-        have = {str(kind.value if hasattr(kind, "value") else kind): comps[0].id for kind, comps in stack.components.items()}
-        if have != wanted:
+        have = {str(kind.value): members[0].id for kind, members in stack.components.items()}
+        if have != components:
             print(f"  ~ stack '{stack_name}': updating its components")
             client.update_stack(name_id_or_prefix=stack.id, component_updates={k: [v] for k, v in components.items()})
         else:

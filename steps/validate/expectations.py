@@ -9,6 +9,7 @@ stored state, the same on every stack.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from typing import List, Sequence
 
@@ -16,6 +17,10 @@ import pandas as pd
 
 from core.config import ColumnSpec, ExpectationSpec, SchemaSpec
 from steps.validate.report import ExpectationOutcome, ValidationReport
+
+# ZenML sets the root logger to INFO, at which GX logs hundreds of lines of its own docs
+# bookkeeping on import ("Skipping registering function ..."). Warnings still show.
+logging.getLogger("great_expectations").setLevel(logging.WARNING)
 
 _INT_TYPES = ["int8", "int16", "int32", "int64", "Int8", "Int16", "Int32", "Int64",
               "uint8", "uint16", "uint32", "uint64"]

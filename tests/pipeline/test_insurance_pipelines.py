@@ -11,7 +11,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from core.config import load_config
 from core.launch import LaunchError, PipelineFailed, run_batch_inference, run_training
 from steps.evaluate.metrics import regression_metrics
 from steps.store.predictions import count_predictions
@@ -254,3 +253,12 @@ def test_cli_help_lists_pipelines() -> None:
     assert result.returncode == 0
     for command in ("training", "batch_inference", "seed"):
         assert command in result.stdout
+
+
+def test_stack_without_tracker_is_refused_before_running(local_stack, make_config, monkeypatch) -> None:
+    default_stack = _client().get_stack("default")
+    monkeypatch.setenv("ZENML_ACTIVE_STACK_ID", str(default_stack.id))
+    runs_before = _client().list_pipeline_runs(size=1).total
+    with pytest.raises(LaunchError, match="active stack 'default' has no experiment tracker"):
+        run_training(make_config())
+    assert _client().list_pipeline_runs(size=1).total == runs_before
