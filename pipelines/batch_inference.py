@@ -6,10 +6,8 @@ from zenml import get_pipeline_context, pipeline
 
 from core.config import UseCaseParameters
 from pipelines.hooks import report_failure
+from pipelines.ingestion import validated_dataset
 from steps.inference.steps import check_batch_drift, predict_batch, store_predictions
-from steps.ingest.steps import extract_source
-from steps.prepare.steps import clean_dataset
-from steps.validate.steps import validate_expectations, validation_gate
 
 
 @pipeline(substitutions={"data_role": "batch"}, on_failure=report_failure)
@@ -19,16 +17,7 @@ def batch_inference(params: UseCaseParameters) -> None:
     # The pipeline runs with the model's `production` version as its model context, so these
     # resolve, at run time, to that version's artifacts, and the predictions link back to it.
     production = get_pipeline_context().model
-    raw_data = extract_source(source=inference.source, columns=table_schema.feature_columns)
-    report = validate_expectations(
-        raw_data,
-        table_schema=table_schema,
-        suite_name=f"{params.use_case}_batch",
-        extra_expectations=params.validation.extra_expectations,
-        include_target=False,
-    )
-    validation_gate(report, min_success_ratio=params.validation.min_success_ratio)
-    batch_dataset = clean_dataset(raw_data, use_case=params.use_case, after="validation_gate")
+    _, batch_dataset = validated_dataset(params, inference.source, table_schema.feature_columns, role="batch")
     check_batch_drift(
         production.get_artifact("train_data"), batch_dataset, table_schema=table_schema, drift=inference.drift
     )

@@ -7,32 +7,18 @@ from zenml import pipeline
 from core.config import UseCaseParameters
 from pipelines.hooks import report_failure
 from steps.evaluate.steps import model_quality_gate, select_best_model
-from steps.ingest.steps import extract_source
-from steps.prepare.steps import clean_dataset, fit_preprocessor, select_features, split_dataset
+from pipelines.ingestion import validated_dataset
+from steps.prepare.steps import fit_preprocessor, select_features, split_dataset
 from steps.registry.steps import promote_model, register_model
 from steps.train.steps import train_candidate
-from steps.validate.steps import (
-    check_data_integrity,
-    check_train_test_drift,
-    validate_expectations,
-    validation_gate,
-)
+from steps.validate.steps import check_data_integrity, check_train_test_drift
 
 
 @pipeline(substitutions={"data_role": "training"}, on_failure=report_failure)
 def training(params: UseCaseParameters) -> None:
     table_schema = params.schema_
-    raw_data = extract_source(source=params.source, columns=list(table_schema.columns))
-    report = validate_expectations(
-        raw_data,
-        table_schema=table_schema,
-        suite_name=f"{params.use_case}_training",
-        extra_expectations=params.validation.extra_expectations,
-        include_target=True,
-    )
-    validation_gate(report, min_success_ratio=params.validation.min_success_ratio)
+    raw_data, dataset = validated_dataset(params, params.source, list(table_schema.columns), role="training")
     check_data_integrity(raw_data, table_schema=table_schema, after="validation_gate")
-    dataset = clean_dataset(raw_data, use_case=params.use_case, after="validation_gate")
     train_data, test_data = split_dataset(dataset, split=params.split, target=table_schema.target)
     check_train_test_drift(train_data, test_data, table_schema=table_schema)
     features, _ = select_features(
