@@ -229,6 +229,20 @@ class TrainingSpec(StrictModel):
         return self
 
 
+class SliceSpec(StrictModel):
+    """Slice analysis (steps/slices): which features, how errors are defined, what counts."""
+
+    features: Optional[List[str]] = None
+    error_quantile: float = Field(default=0.8, gt=0.0, lt=1.0)
+    bins: int = Field(default=20, ge=2, le=200)
+    pair_depth: int = Field(default=2, ge=0, le=4)
+    min_support: float = Field(default=0.05, gt=0.0)
+    min_lift: float = Field(default=1.5, ge=1.0)
+    alpha: float = Field(default=0.05, gt=0.0, lt=1.0)
+    correction: Literal["fdr_bh", "holm"] = "fdr_bh"
+    max_slices: int = Field(default=10, ge=1)
+
+
 class PromotionSpec(StrictModel):
     """A new model replaces production only if it is better by at least ``min_improvement``."""
 
@@ -274,6 +288,7 @@ class UseCaseParameters(StrictModel):
     split: SplitSpec = SplitSpec()
     feature_selection: FeatureSelectionSpec = FeatureSelectionSpec()
     training: TrainingSpec
+    slices: SliceSpec = SliceSpec()
     promotion: PromotionSpec = PromotionSpec()
     inference: Optional[InferenceSpec] = None
 
@@ -284,6 +299,9 @@ class UseCaseParameters(StrictModel):
         unknown = sorted(set(self.feature_selection.always_keep) - set(self.schema_.feature_columns))
         if unknown:
             raise ValueError(f"feature_selection.always_keep names unknown features {unknown}")
+        unknown = sorted(set(self.slices.features or []) - set(self.schema_.feature_columns))
+        if unknown:
+            raise ValueError(f"slices.features names unknown features {unknown}")
         if self.split.stratify and self.training.task != "classification":
             raise ValueError("split.stratify only applies to classification")
         return self

@@ -10,6 +10,7 @@ from steps.evaluate.steps import model_quality_gate, select_best_model
 from pipelines.ingestion import validated_dataset
 from steps.prepare.steps import fit_preprocessor, select_features, split_dataset
 from steps.registry.steps import promote_model, register_model
+from steps.slices.steps import analyze_slices
 from steps.train.steps import train_candidate
 from steps.validate.steps import check_data_integrity, check_train_test_drift
 
@@ -44,6 +45,7 @@ def training(params: UseCaseParameters) -> None:
     model, model_evaluation, _ = select_best_model(
         models, evaluations, task=params.training.task, selection_metric=params.training.selection_metric
     )
+    analyze_slices(model, test_data, table_schema=table_schema, task=params.training.task, slices=params.slices)
     model_quality_gate(model_evaluation, quality_gate=params.training.quality_gate)
     registry_entry = register_model(model_evaluation, after="model_quality_gate")
     promote_model(

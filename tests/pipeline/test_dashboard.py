@@ -100,19 +100,24 @@ def browser():
 def test_training_dag_and_validation_report_in_dashboard(dashboard, browser, trained_run) -> None:
     page = browser.new_page(viewport={"width": 1800, "height": 1100})
     page.goto(f"{dashboard}/projects/default/runs/{trained_run.id}", wait_until="networkidle")
-    page.wait_for_selector("[data-id='step/promote_model']", timeout=60_000)
+    SCREENSHOT_DIR.mkdir(exist_ok=True)
+    try:
+        page.wait_for_selector("[data-id='step/extract_source']", timeout=60_000)
+        # The DAG may open zoomed in, and only nodes in view are rendered: fit it, as a user would.
+        page.get_by_role("button", name="Fit view").click()
+        page.wait_for_selector("[data-id='step/promote_model']", timeout=30_000)
+    finally:  # keep what the browser saw, also when the DAG does not appear
+        page.screenshot(path=str(SCREENSHOT_DIR / "dashboard-training-dag.png"))
     node_ids = set(page.eval_on_selector_all("[data-id]", "nodes => nodes.map(n => n.getAttribute('data-id'))"))
     for step in ("extract_source", "validate_expectations", "validation_gate", "clean_dataset", "split_dataset",
-                 "fit_preprocessor", "train_gradient_boosting", "select_best_model", "register_model",
-                 "promote_model"):
+                 "fit_preprocessor", "train_gradient_boosting", "select_best_model", "analyze_slices",
+                 "register_model", "promote_model"):
         assert f"step/{step}" in node_ids, step
     for artifact in ("extract_source/outputs/step_output/training_raw_data",
                      "clean_dataset/outputs/step_output/training_dataset",
                      "select_best_model/outputs/step_output/model",
                      "validate_expectations/outputs/step_output/validation_report"):
         assert artifact in node_ids, artifact
-    SCREENSHOT_DIR.mkdir(exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT_DIR / "dashboard-training-dag.png"))
 
     page.click("[data-id='validate_expectations/outputs/step_output/validation_report']")
     dialog = page.get_by_role("dialog")

@@ -23,7 +23,7 @@ TRAINING_ARTIFACTS = {
     "training_raw_data", "validation_report", "data_integrity_report", "training_dataset", "train_data",
     "test_data", "train_test_drift_report", "selected_features", "feature_selection_report", "preprocessor",
     "candidate_model", "candidate_evaluation", "model", "model_evaluation", "candidate_comparison",
-    "registry_entry", "promotion_decision",
+    "registry_entry", "promotion_decision", "slice_report",
 }
 
 
@@ -124,6 +124,24 @@ def test_validation_report_has_dashboard_visualization(trained_run) -> None:
     assert "expect_column_values_to_be_between" in html and "PASS" in html
     integrity = _client().get_pipeline_run(trained_run.id).steps["check_data_integrity"].run_metadata
     assert integrity["conditions"]["Data Duplicates"] == "PASS"
+
+
+def test_slice_report_is_computed_visualised_and_logged(trained_run) -> None:
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    artifact = _output(trained_run, "analyze_slices", "slice_report")
+    report = artifact.load()
+    assert report.rows == 268 and report.overall_error_rate == pytest.approx(0.2, abs=0.01)
+    assert report.model_name == MODEL and report.candidates_tested > 100
+    for finding in report.slices:
+        assert finding.lift >= 1.5 and finding.adjusted_p_value <= 0.05 and finding.size >= 0.05 * 268
+    html = Path(next(v.uri for v in artifact.visualizations if v.uri.endswith(".html"))).read_text()
+    assert "Under-performing data slices" in html
+    mlflow.set_tracking_uri(_client().active_stack.experiment_tracker.get_tracking_uri())
+    run_id = _client().get_pipeline_run(trained_run.id).steps["analyze_slices"].run_metadata["mlflow_run_id"]
+    logged = MlflowClient().get_run(run_id).data
+    assert logged.metrics["weak_slices_found"] == len(report.slices)
 
 
 def test_batch_inference_stores_predictions_with_model_version(inference_run, make_config) -> None:

@@ -1,0 +1,104 @@
+"""Stores a SliceReport as JSON (+ CSV) and shows it as a sorted table and a lift bar chart."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from typing import Any, ClassVar, Dict, Tuple, Type
+
+from zenml.enums import ArtifactType, VisualizationType
+from zenml.materializers.base_materializer import BaseMaterializer
+
+from materializers.html import escape, page, table
+from steps.slices.report import SliceReport
+
+_DATA_FILE = "slice_report.json"
+_HTML_FILE = "slice_report.html"
+_CSV_FILE = "slices.csv"
+_COLUMNS = ["description", "size", "support", "errors", "error_rate", "lift", "adjusted_p_value"]
+
+
+def _bar_chart(report: SliceReport) -> str:
+    """Inline SVG: one bar per slice, its length the lift; the dashed line is lift 1 (overall)."""
+    if not report.slices:
+        return ""
+    width, label_width, row_height = 900, 420, 24
+    top = max(s.lift for s in report.slices)
+    scale = (width - label_width - 80) / top
+    rows = []
+    for index, finding in enumerate(report.slices):
+        y = index * row_height
+        label = finding.description if len(finding.description) <= 60 else finding.description[:57] + "..."
+        rows.append(
+            f'<text x="{label_width - 8}" y="{y + 16}" text-anchor="end" font-size="12">{escape(label)}</text>'
+            f'<rect x="{label_width}" y="{y + 4}" width="{finding.lift * scale:.1f}" height="{row_height - 8}" fill="#d64545"/>'
+            f'<text x="{label_width + finding.lift * scale + 6:.1f}" y="{y + 16}" font-size="12">{finding.lift:.2f}x</text>'
+        )
+    height = len(report.slices) * row_height + 8
+    baseline = label_width + scale
+    return (
+        f'<h2 style="font-size:15px">Lift (slice error rate / overall error rate)</h2>'
+        f'<svg width="{width}" height="{height}" xmlns="http://www.w3.org/2000/svg">{"".join(rows)}'
+        f'<line x1="{baseline:.1f}" y1="0" x2="{baseline:.1f}" y2="{height}" stroke="#52606d" stroke-dasharray="4"/></svg>'
+    )
+
+
+def render_slice_report(report: SliceReport) -> str:
+    model = f"{report.model_name} version {report.model_version}" if report.model_name else "model"
+    summary = (
+        f"{len(report.slices)} weak slice(s) for {model} on {report.rows} held-out rows; overall error rate "
+        f"{report.overall_error_rate:.3f} (error = {report.error_definition}); {report.candidates_tested} candidates "
+        f"tested with {report.settings.get('correction', 'fdr_bh')} correction at alpha {report.settings.get('alpha')}; "
+        f"{report.seconds:.2f} s."
+    )
+    rows = [
+        [i + 1, s.description, s.size, f"{s.support:.3f}", s.errors, f"{s.error_rate:.3f}", f"{s.lift:.2f}",
+         f"{s.adjusted_p_value:.2e}"]
+        for i, s in enumerate(report.slices)
+    ]
+    body = _bar_chart(report) + table(
+        ["#", "slice", "size", "support", "errors", "error rate", "lift", "adjusted p"], rows
+    )
+    if report.notes:
+        body += "".join(f"<p>{escape(note)}</p>" for note in report.notes)
+    return page("Under-performing data slices", summary, body)
+
+
+def slices_csv(report: SliceReport) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(_COLUMNS)
+    for finding in report.slices:
+        writer.writerow([getattr(finding, column) for column in _COLUMNS])
+    return buffer.getvalue()
+
+
+class SliceReportMaterializer(BaseMaterializer):
+    ASSOCIATED_TYPES: ClassVar[Tuple[Type[Any], ...]] = (SliceReport,)
+    ASSOCIATED_ARTIFACT_TYPE: ClassVar[ArtifactType] = ArtifactType.DATA_ANALYSIS
+
+    def load(self, data_type: Type[Any]) -> SliceReport:
+        with self.artifact_store.open(os.path.join(self.uri, _DATA_FILE), "r") as handle:
+            return SliceReport.model_validate_json(handle.read())
+
+    def save(self, data: SliceReport) -> None:
+        with self.artifact_store.open(os.path.join(self.uri, _DATA_FILE), "w") as handle:
+            handle.write(data.model_dump_json(indent=2))
+
+    def save_visualizations(self, data: SliceReport) -> Dict[str, VisualizationType]:
+        html_path = os.path.join(self.uri, _HTML_FILE)
+        csv_path = os.path.join(self.uri, _CSV_FILE)
+        with self.artifact_store.open(html_path, "w") as handle:
+            handle.write(render_slice_report(data))
+        with self.artifact_store.open(csv_path, "w") as handle:
+            handle.write(slices_csv(data))
+        return {html_path: VisualizationType.HTML, csv_path: VisualizationType.CSV}
+
+    def extract_metadata(self, data: SliceReport) -> Dict[str, Any]:
+        return {
+            "slices_found": len(data.slices),
+            "overall_error_rate": round(data.overall_error_rate, 4),
+            "candidates_tested": data.candidates_tested,
+            "top_slices": [f"{s.description} (lift {s.lift:.2f}, n={s.size})" for s in data.slices[:5]],
+        }

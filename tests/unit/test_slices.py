@@ -1,0 +1,137 @@
+"""Slice discovery on data where the weak slices are planted and known."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from materializers.slice_report import render_slice_report
+from steps.slices.report import build_report
+from steps.slices.search import (
+    SliceSearchSettings,
+    condition_mask,
+    describe,
+    error_indicator,
+    find_slices,
+    scan_statistic,
+)
+
+
+def planted(seed: int = 0, n: int = 5000):
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({
+        "pressure": rng.uniform(0, 1, n),
+        "temperature": rng.normal(60, 10, n),
+        "valve": rng.choice(["a", "b", "c", "d"], n),
+        "noise": rng.normal(size=n),
+    })
+    rate = np.full(n, 0.05)
+    rate[(frame.pressure >= 0.3) & (frame.pressure <= 0.5)] = 0.5
+    rate[frame.valve == "c"] = np.maximum(rate[frame.valve == "c"], 0.3)
+    rate[(frame.temperature > 75) & (frame.noise < -0.5)] = 0.8
+    return frame, rng.uniform(size=n) < rate
+
+
+@pytest.fixture(scope="module")
+def result():
+    frame, errors = planted()
+    return frame, errors, find_slices(frame, errors, SliceSearchSettings(min_support=0.02, min_lift=1.5))
+
+
+def _find(result, features):
+    return [s for s in result.slices if set(s.features) == set(features)]
+
+
+def test_planted_interval_is_found_with_its_bounds(result) -> None:
+    _, _, found = result
+    (pressure,) = _find(found, ["pressure"])
+    condition = pressure.conditions[0]
+    assert condition["low"] == pytest.approx(0.3, abs=0.02)
+    assert condition["high"] == pytest.approx(0.5, abs=0.02)
+    assert pressure.error_rate == pytest.approx(0.5, abs=0.06)
+
+
+def test_planted_category_and_pair_are_found(result) -> None:
+    _, _, found = result
+    (valve,) = _find(found, ["valve"])
+    assert valve.conditions == [{"feature": "valve", "categories": ["c"]}]
+    (pair,) = _find(found, ["temperature", "noise"])
+    by_feature = {c["feature"]: c for c in pair.conditions}
+    assert by_feature["temperature"]["low"] == pytest.approx(75, abs=2.5)
+    assert by_feature["noise"]["high"] == pytest.approx(-0.5, abs=0.25)
+    assert pair.error_rate > 0.6
+
+
+def test_every_slice_meets_the_thresholds_and_its_description_selects_its_rows(result) -> None:
+    frame, errors, found = result
+    assert found.slices and found.candidates_tested > 100
+    overall = found.overall_error_rate
+    for finding in found.slices:
+        mask = condition_mask(frame, finding.conditions)
+        assert mask.sum() == finding.size >= 0.02 * len(frame)
+        assert errors[mask].sum() == finding.errors
+        assert finding.error_rate >= 1.5 * overall
+        assert finding.adjusted_p_value <= 0.05
+    rates = [s.error_rate for s in found.slices]
+    assert rates == sorted(rates, reverse=True)
+    assert not _find(found, ["noise"])  # noise alone carries no planted effect
+
+
+def test_random_errors_give_no_slices() -> None:
+    rng = np.random.default_rng(7)
+    frame = pd.DataFrame({"a": rng.normal(size=3000), "b": rng.uniform(size=3000), "c": rng.choice(list("xyz"), 3000)})
+    errors = rng.uniform(size=3000) < 0.2
+    found = find_slices(frame, errors, SliceSearchSettings())
+    assert found.slices == [], [describe(s.conditions) for s in found.slices]
+
+
+def test_no_errors_and_all_errors_report_nothing() -> None:
+    frame = pd.DataFrame({"a": np.arange(100.0)})
+    none = find_slices(frame, np.zeros(100, dtype=bool), SliceSearchSettings())
+    assert none.slices == [] and "no errors" in none.notes[0]
+    every = find_slices(frame, np.ones(100, dtype=bool), SliceSearchSettings())
+    assert every.slices == [] and "every row" in every.notes[0]
+
+
+def test_single_class_labels() -> None:
+    y_true = np.zeros(200, dtype=int)
+    frame = pd.DataFrame({"x": np.arange(200.0)})
+    errors, definition = error_indicator(y_true, np.zeros(200, dtype=int), "classification")
+    assert definition == "misclassified" and not errors.any()
+    assert find_slices(frame, errors, SliceSearchSettings()).slices == []
+    wrong_at_the_end = np.where(np.arange(200) >= 170, 1, 0)
+    errors, _ = error_indicator(y_true, wrong_at_the_end, "classification")
+    (found,) = find_slices(frame, errors, SliceSearchSettings(pair_depth=0, bins=20)).slices
+    (condition,) = found.conditions
+    assert set(condition) == {"feature", "low"} and condition["low"] == pytest.approx(170, abs=200 / 20)
+    assert found.error_rate == 1.0
+
+
+def test_regression_error_indicator_uses_the_quantile() -> None:
+    y_true = np.arange(100.0)
+    y_pred = y_true + np.arange(100.0) / 10  # error grows with the index
+    errors, definition = error_indicator(y_true, y_pred, "regression", 0.9)
+    assert errors.sum() == 10 and errors[-10:].all()
+    assert "90% quantile" in definition
+
+
+def test_min_support_counts_and_unknown_features() -> None:
+    frame, errors = planted(seed=1, n=2000)
+    found = find_slices(frame, errors, SliceSearchSettings(min_support=300, pair_depth=0))
+    assert all(s.size >= 300 for s in found.slices)
+    with pytest.raises(ValueError, match="not in the data"):
+        find_slices(frame, errors, SliceSearchSettings(features=["humidity"]))
+
+
+def test_scan_statistic_prefers_the_true_region_to_a_lucky_part() -> None:
+    # 1000 rows at 50% inside the region vs a 100-row part of it at 60%, overall 2000/10000 errors.
+    whole, part = scan_statistic(np.array([1000, 100]), np.array([500, 60]), 10000, 2000)
+    assert whole > part > 0
+    assert scan_statistic(np.array([100]), np.array([5]), 10000, 2000)[0] == 0
+
+
+def test_report_and_its_visualization(result) -> None:
+    frame, errors, found = result
+    report = build_report(found, {"alpha": 0.05, "correction": "fdr_bh"}, "m", "3")
+    html = render_slice_report(report)
+    assert "<svg" in html and "pressure in [0.3" in html and "m version 3" in html
+    assert report.slices[0].lift == pytest.approx(report.slices[0].error_rate / found.overall_error_rate)
