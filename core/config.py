@@ -84,27 +84,46 @@ class SchemaSpec(StrictModel):
 
 
 class SourceSpec(StrictModel):
-    """Where raw records come from: a CSV file, or a table in a SQL database.
+    """Where raw records come from: a CSV file, a folder of CSV files, or a SQL table.
 
     The database URL may be given by an environment variable (``url_env``), which wins over
     ``url``. That keeps passwords out of configs and out of ZenML's stored run configuration: the
     URL is resolved inside the step, at run time.
+
+    A ``csv_folder`` reads every file matching ``pattern`` under ``path`` with ``separator`` and
+    adds ``group_column`` holding the file's path relative to the folder (for example the
+    experiment a recording belongs to). ``missing_column_defaults`` fills columns that some files
+    lack by design (SKAB's anomaly-free recording has no label columns: all its points are normal).
     """
 
-    kind: Literal["csv", "sql"]
+    kind: Literal["csv", "csv_folder", "sql"]
     path: Optional[str] = None
     url: Optional[str] = None
     url_env: Optional[str] = None
     table: Optional[str] = None
+    separator: str = ","
+    pattern: str = "**/*.csv"
+    group_column: Optional[str] = None
+    missing_column_defaults: Dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _check_kind(self) -> "SourceSpec":
-        if self.kind == "csv":
+        if self.kind in ("csv", "csv_folder"):
             if not self.path:
-                raise ValueError("a csv source needs 'path'")
+                raise ValueError(f"a {self.kind} source needs 'path'")
             if self.url or self.url_env or self.table:
-                raise ValueError("a csv source takes only 'path'")
+                raise ValueError(f"a {self.kind} source does not take 'url', 'url_env' or 'table'")
+            if self.kind == "csv_folder" and not self.group_column:
+                raise ValueError("a csv_folder source needs 'group_column' (the column naming each file)")
+            if self.kind == "csv" and (self.group_column or self.missing_column_defaults):
+                raise ValueError("'group_column' and 'missing_column_defaults' apply to csv_folder sources")
         else:
+            # Compared with the defaults, not with the fields set: ZenML round-trips step
+            # parameters through a dict that carries every default.
+            file_only = [name for name in ("separator", "pattern", "group_column", "missing_column_defaults")
+                         if getattr(self, name) != type(self).model_fields[name].get_default(call_default_factory=True)]
+            if file_only:
+                raise ValueError(f"a sql source does not take {file_only}")
             if not (self.url or self.url_env):
                 raise ValueError("a sql source needs 'url' or 'url_env'")
             if not self.table:
@@ -125,8 +144,8 @@ class SourceSpec(StrictModel):
 
     def describe(self) -> str:
         """A human-readable name for logs and errors, with any password hidden."""
-        if self.kind == "csv":
-            return f"csv:{resolve_path(self.path or '')}"
+        if self.kind in ("csv", "csv_folder"):
+            return f"{self.kind}:{resolve_path(self.path or '')}"
         from sqlalchemy.engine import make_url
 
         try:
@@ -142,6 +161,51 @@ def resolve_sqlite_url(url: str) -> str:
     if url.startswith(prefix) and not url.startswith(prefix + "/") and url != "sqlite:///:memory:":
         return prefix + str(resolve_path(url[len(prefix):]))
     return url
+
+
+class SmoothingSpec(StrictModel):
+    """Noise reduction inside each window: a moving average, or a Savitzky-Golay filter."""
+
+    method: Literal["none", "rolling_mean", "savgol"] = "rolling_mean"
+    length: int = Field(default=5, ge=1)
+    polyorder: int = Field(default=2, ge=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> "SmoothingSpec":
+        if self.method == "savgol" and not self.polyorder < self.length:
+            raise ValueError("savgol needs polyorder < length")
+        return self
+
+
+class GroupSplitSpec(StrictModel):
+    """Split whole groups (experiments), never rows: a group's windows stay on one side."""
+
+    test_groups: int = Field(ge=1)
+    validation_groups: int = Field(ge=1)
+    random_state: int = 42
+    always_train: List[str] = Field(default_factory=list)
+
+
+class TimeseriesSpec(StrictModel):
+    """Sliding windows over ordered readings, per group, turned into one feature row per window.
+
+    A window of ``length`` readings ending at a reading predicts that reading's label, so each
+    group's first ``length - 1`` readings get no window (they are reported, not predicted).
+    """
+
+    group_column: str
+    time_column: str
+    sensors: List[str] = Field(min_length=1)
+    window_length: int = Field(default=60, ge=2)
+    stride: int = Field(default=1, ge=1)
+    smoothing: SmoothingSpec = SmoothingSpec()
+    split: GroupSplitSpec
+
+    @model_validator(mode="after")
+    def _check(self) -> "TimeseriesSpec":
+        if self.smoothing.length > self.window_length:
+            raise ValueError("smoothing.length cannot exceed window_length")
+        return self
 
 
 class ExpectationSpec(StrictModel):
@@ -287,6 +351,7 @@ class UseCaseParameters(StrictModel):
     validation: ValidationSpec = ValidationSpec()
     split: SplitSpec = SplitSpec()
     feature_selection: FeatureSelectionSpec = FeatureSelectionSpec()
+    timeseries: Optional[TimeseriesSpec] = None
     training: TrainingSpec
     slices: SliceSpec = SliceSpec()
     promotion: PromotionSpec = PromotionSpec()
@@ -299,9 +364,18 @@ class UseCaseParameters(StrictModel):
         unknown = sorted(set(self.feature_selection.always_keep) - set(self.schema_.feature_columns))
         if unknown:
             raise ValueError(f"feature_selection.always_keep names unknown features {unknown}")
-        unknown = sorted(set(self.slices.features or []) - set(self.schema_.feature_columns))
-        if unknown:
-            raise ValueError(f"slices.features names unknown features {unknown}")
+        if self.timeseries is None:
+            unknown = sorted(set(self.slices.features or []) - set(self.schema_.feature_columns))
+            if unknown:
+                raise ValueError(f"slices.features names unknown features {unknown}")
+        else:
+            series = self.timeseries
+            needed = [series.group_column, series.time_column, *series.sensors]
+            missing = [c for c in needed if c not in self.schema_.columns]
+            if missing:
+                raise ValueError(f"timeseries names columns missing from the schema: {missing}")
+            if self.training.task != "classification":
+                raise ValueError("timeseries windows are implemented for classification (anomaly detection)")
         if self.split.stratify and self.training.task != "classification":
             raise ValueError("split.stratify only applies to classification")
         return self

@@ -24,6 +24,17 @@ class PipelineFailed(RuntimeError):
         super().__init__(f"pipeline run '{run_name}' failed:\n{listing}")
 
 
+def _failure_message(info) -> str:
+    """The step's exception message; failures outside the step function (for example while
+    saving an output) carry only a traceback, whose last line names the error."""
+    if info is None:
+        return "no error recorded"
+    if info.message and info.message.strip():
+        return info.message.strip()
+    lines = [line.strip() for line in (info.traceback or "").splitlines() if line.strip()]
+    return lines[-1] if lines else "no error recorded"
+
+
 def _latest_run_id(pipeline_name: str):
     from zenml.client import Client
 
@@ -47,9 +58,7 @@ def _raise_run_failure(pipeline_name: str, error: Exception, previous_run_id) ->
     failures = {}
     for name, step in run.steps.items():
         if step.status == ExecutionStatus.FAILED:
-            info = step.exception_info
-            message = (info.message if info and info.message else None) or "no message recorded"
-            failures[name] = message.strip()
+            failures[name] = _failure_message(step.exception_info)
     if not failures:
         raise error
     raise PipelineFailed(run.name, failures) from error

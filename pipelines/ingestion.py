@@ -1,7 +1,7 @@
-"""The stretch every pipeline starts with: extract, validate, gate, clean.
+"""The stretches every pipeline starts with: extract, validate, gate, and clean.
 
-A plain function called inside a pipeline definition, not a pipeline of its own: its steps
-appear in the calling pipeline's DAG, and only a gate-approved table is cleaned.
+Plain functions called inside a pipeline definition, not pipelines of their own: their steps
+appear in the calling pipeline's DAG. Steps that follow must run ``after="validation_gate"``.
 """
 
 from __future__ import annotations
@@ -14,11 +14,8 @@ from steps.prepare.steps import clean_dataset
 from steps.validate.steps import validate_expectations, validation_gate
 
 
-def validated_dataset(params: UseCaseParameters, source: SourceSpec, columns: List[str], role: str):
-    """Return (raw_data, dataset) artifacts; the dataset exists only if the gate passed.
-
-    ``role`` is ``training`` (the table has the target) or ``batch`` (features only).
-    """
+def validated_raw(params: UseCaseParameters, source: SourceSpec, columns: List[str], role: str):
+    """The raw table and its validation gate; ``role`` is ``training`` (with target) or ``batch``."""
     raw_data = extract_source(source=source, columns=columns)
     report = validate_expectations(
         raw_data,
@@ -28,5 +25,11 @@ def validated_dataset(params: UseCaseParameters, source: SourceSpec, columns: Li
         include_target=role == "training",
     )
     validation_gate(report, min_success_ratio=params.validation.min_success_ratio)
+    return raw_data
+
+
+def validated_dataset(params: UseCaseParameters, source: SourceSpec, columns: List[str], role: str):
+    """Return (raw_data, dataset) artifacts; the cleaned dataset exists only if the gate passed."""
+    raw_data = validated_raw(params, source, columns, role)
     dataset = clean_dataset(raw_data, use_case=params.use_case, after="validation_gate")
     return raw_data, dataset

@@ -20,6 +20,8 @@ METRICS: Dict[str, Dict[str, Direction]] = {
         "recall": "max",
         "f1": "max",
         "roc_auc": "max",
+        "far": "min",
+        "mar": "min",
     },
 }
 
@@ -46,7 +48,9 @@ def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> Dict[str, floa
 def classification_metrics(
     y_true: np.ndarray, y_pred: np.ndarray, y_score: Optional[np.ndarray] = None
 ) -> Dict[str, float]:
-    """Accuracy, precision, recall and F1 of the positive class, and ROC-AUC when scores exist."""
+    """Accuracy, precision, recall and F1 of the positive class; FAR (false alarm rate,
+    FP / negatives) and MAR (missing alarm rate, FN / positives) as SKAB reports them; and
+    ROC-AUC when scores exist."""
     from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score, roc_auc_score
 
     metrics = {
@@ -55,6 +59,10 @@ def classification_metrics(
         "recall": float(recall_score(y_true, y_pred, zero_division=0)),
         "f1": float(f1_score(y_true, y_pred, zero_division=0)),
     }
+    truth, predicted = np.asarray(y_true).astype(bool), np.asarray(y_pred).astype(bool)
+    negatives, positives = (~truth).sum(), truth.sum()
+    metrics["far"] = float((predicted & ~truth).sum() / negatives) if negatives else 0.0
+    metrics["mar"] = float((~predicted & truth).sum() / positives) if positives else 0.0
     if y_score is not None and len(np.unique(y_true)) == 2:
         metrics["roc_auc"] = float(roc_auc_score(y_true, y_score))
     return metrics

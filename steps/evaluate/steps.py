@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Tuple
 
-from sklearn.pipeline import Pipeline
+from sklearn.base import BaseEstimator
 from typing_extensions import Annotated
 from zenml import ArtifactConfig, log_metadata, step
 from zenml.enums import ArtifactType
@@ -22,12 +22,12 @@ class ModelQualityError(RuntimeError):
 
 @step
 def select_best_model(
-    candidate_models: List[Pipeline],
+    candidate_models: List[BaseEstimator],
     candidate_evaluations: List[Dict[str, Any]],
     task: str,
     selection_metric: str,
 ) -> Tuple[
-    Annotated[Pipeline, ArtifactConfig(name="model", artifact_type=ArtifactType.MODEL)],
+    Annotated[BaseEstimator, ArtifactConfig(name="model", artifact_type=ArtifactType.MODEL)],
     Annotated[Dict[str, Any], "model_evaluation"],
     Annotated[HTMLString, "candidate_comparison"],
 ]:

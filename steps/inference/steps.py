@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Dict
 
 import pandas as pd
-from sklearn.pipeline import Pipeline
+from sklearn.base import BaseEstimator
 from typing_extensions import Annotated
 from zenml import get_step_context, log_metadata, step
 from zenml.logger import get_logger
@@ -46,7 +46,7 @@ def check_batch_drift(
 
 
 @step(enable_cache=False)
-def predict_batch(model: Pipeline, batch_dataset: pd.DataFrame) -> Annotated[pd.DataFrame, "predictions"]:
+def predict_batch(model: BaseEstimator, batch_dataset: pd.DataFrame) -> Annotated[pd.DataFrame, "predictions"]:
     """Score the batch with the production model; each row names the model version."""
     context = get_step_context()
     predictions = predict_frame(

@@ -7,6 +7,7 @@ run in the dashboard, far from the code.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import List, Optional, Sequence
 
 import pandas as pd
@@ -25,7 +26,9 @@ def read_source(spec: SourceSpec, columns: Optional[Sequence[str]] = None) -> pd
     out surrogate keys the source system may add). A CSV is read as it is, so that a missing or
     unexpected column reaches validation and is reported there.
     """
-    frame = _read_csv(spec) if spec.kind == "csv" else _read_sql(spec, columns)
+    readers = {"csv": lambda: _read_csv(spec), "csv_folder": lambda: _read_csv_folder(spec),
+               "sql": lambda: _read_sql(spec, columns)}
+    frame = readers[spec.kind]()
     if frame.empty:
         raise SourceError(f"source {spec.describe()} returned an empty table (0 rows)")
     return frame
@@ -35,12 +38,69 @@ def _read_csv(spec: SourceSpec) -> pd.DataFrame:
     path = resolve_path(spec.path or "")
     if not path.is_file():
         raise SourceError(f"CSV source not found: {path}")
+    return _read_csv_file(path, spec.separator)
+
+
+def _read_csv_file(path: Path, separator: str) -> pd.DataFrame:
     try:
-        return pd.read_csv(path)
+        frame = pd.read_csv(path, sep=separator, low_memory=False)
     except pd.errors.EmptyDataError as exc:
         raise SourceError(f"source csv:{path} returned an empty table (no header, no rows)") from exc
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise SourceError(f"CSV source {path} is malformed: {exc}") from exc
+    if len(frame.columns) == 1:
+        header = str(frame.columns[0])
+        others = [s for s in (",", ";", "\t", "|") if s != separator and s in header]
+        if others:
+            raise SourceError(
+                f"CSV file {path} has a single column {header[:80]!r}: it looks separated by {others[0]!r}, "
+                f"but the source's separator is {separator!r}"
+            )
+    return frame
+
+
+def _read_csv_folder(spec: SourceSpec) -> pd.DataFrame:
+    """Every matching file, with the group column naming the file (its path in the folder)."""
+    folder = resolve_path(spec.path or "")
+    if not folder.is_dir():
+        raise SourceError(f"CSV folder source not found: {folder}")
+    files = sorted(p for p in folder.glob(spec.pattern) if p.is_file())
+    if not files:
+        raise SourceError(f"CSV folder {folder} has no file matching {spec.pattern!r}")
+    frames = []
+    for path in files:
+        frame = _read_csv_file(path, spec.separator)
+        for column, value in spec.missing_column_defaults.items():
+            if column not in frame.columns:
+                frame[column] = value
+        frame.insert(0, spec.group_column, str(path.relative_to(folder)))
+        frames.append(frame)
+    columns = {tuple(f.columns) for f in frames}
+    if len(columns) > 1:
+        reference = list(frames[0].columns)
+        for path, frame in zip(files, frames):
+            if list(frame.columns) != reference:
+                missing = [c for c in reference if c not in frame.columns]
+                extra = [c for c in frame.columns if c not in reference]
+                raise SourceError(
+                    f"CSV file {path} does not have the columns of {files[0].name}: missing {missing}, extra {extra}"
+                )
+    return _uniform_text_columns(pd.concat(frames, ignore_index=True))
+
+
+def _uniform_text_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """Make every text column hold only strings (or missing values).
+
+    A column that is numeric in most files but has text in one ends up mixing floats and
+    strings after concatenation; that cannot be stored as an artifact (Parquet wants one type
+    per column). As text it can, and validation then names the values that are not numbers.
+    """
+    for column in frame.columns[frame.dtypes == object]:
+        values = frame[column]
+        mixed = values.notna() & ~values.map(lambda v: isinstance(v, str))
+        if mixed.any():
+            frame[column] = values.where(~mixed, values[mixed].map(str))
+    return frame
 
 
 def _read_sql(spec: SourceSpec, columns: Optional[Sequence[str]]) -> pd.DataFrame:

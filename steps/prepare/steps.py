@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import hashlib
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 import pandas as pd
 from sklearn.compose import ColumnTransformer
 from typing_extensions import Annotated
 from zenml import ArtifactConfig, log_metadata, step
 
-from core.config import FeatureSelectionSpec, SchemaSpec, SplitSpec
+from core.config import FeatureSelectionSpec, SchemaSpec, SplitSpec, TimeseriesSpec
 from steps.prepare.cleaning import CLIENT_ID, clean_records
 from steps.prepare.preprocess import build_preprocessor, split_frame
 from steps.prepare.selection import kept_features, univariate_selection
+from steps.prepare.windows import check_time_order, split_groups, window_features
 
 
 @step
@@ -84,12 +85,63 @@ def select_features(
 
 @step
 def fit_preprocessor(
-    train_data: pd.DataFrame, selected_features: List[str], table_schema: SchemaSpec
+    train_data: pd.DataFrame, selected_features: List[str], table_schema: Optional[SchemaSpec] = None
 ) -> Annotated[ColumnTransformer, "preprocessor"]:
-    """Fit imputation, scaling and one-hot encoding on the train split only."""
-    preprocessor = build_preprocessor(
-        table_schema.numeric_features(selected_features), table_schema.categorical_features(selected_features)
-    )
+    """Fit imputation, scaling and one-hot encoding on the train split only.
+
+    Without a schema (derived features such as window statistics) every feature is numeric.
+    """
+    if table_schema is None:
+        preprocessor = build_preprocessor(list(selected_features), [])
+    else:
+        preprocessor = build_preprocessor(
+            table_schema.numeric_features(selected_features), table_schema.categorical_features(selected_features)
+        )
     preprocessor.fit(train_data[selected_features])
     log_metadata(metadata={"output_features": list(map(str, preprocessor.get_feature_names_out()))})
     return preprocessor
+
+
+@step
+def split_by_group(
+    raw_data: pd.DataFrame, series: TimeseriesSpec
+) -> Tuple[
+    Annotated[pd.DataFrame, "train_series"],
+    Annotated[pd.DataFrame, "validation_series"],
+    Annotated[pd.DataFrame, "test_series"],
+]:
+    """Check each group's time order, then assign whole groups to train, validation and test."""
+    check_time_order(raw_data, series.group_column, series.time_column)
+    plan = series.split
+    groups = split_groups(raw_data[series.group_column], plan.test_groups, plan.validation_groups,
+                          plan.random_state, plan.always_train)
+    log_metadata(metadata={"random_state": plan.random_state, **{f"{k}_groups": v for k, v in groups.items()}})
+    train, validation, test = (raw_data[raw_data[series.group_column].isin(groups[k])].reset_index(drop=True)
+                               for k in ("train", "validation", "test"))
+    # A literal tuple: ZenML reads several outputs from the return statement's syntax.
+    return train, validation, test
+
+
+@step
+def make_windows(
+    train_series: pd.DataFrame, validation_series: pd.DataFrame, test_series: pd.DataFrame,
+    series: TimeseriesSpec, target: str,
+) -> Tuple[
+    Annotated[pd.DataFrame, "train_data"],
+    Annotated[pd.DataFrame, "validation_data"],
+    Annotated[pd.DataFrame, "test_data"],
+    Annotated[List[str], "window_features"],
+]:
+    """Sliding-window features for each subset with the same settings (never across groups)."""
+    def windows(frame: pd.DataFrame) -> pd.DataFrame:
+        return window_features(frame, series.group_column, series.time_column, series.sensors, target,
+                               series.window_length, series.stride, series.smoothing)
+
+    train, validation, test = windows(train_series), windows(validation_series), windows(test_series)
+    features = [c for c in train.columns if c not in (series.group_column, series.time_column, target)]
+    log_metadata(metadata={
+        "window_length": series.window_length, "stride": series.stride, "smoothing": series.smoothing.method,
+        "train_windows": len(train), "validation_windows": len(validation), "test_windows": len(test),
+        "features": len(features),
+    })
+    return train, validation, test, features

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any, Dict, Optional
 
 import pandas as pd
-from sklearn.pipeline import Pipeline
+from sklearn.base import BaseEstimator
 from typing_extensions import Annotated
 from zenml import Model, get_step_context, log_metadata, step
 from zenml.client import Client
@@ -20,7 +20,7 @@ from zenml.enums import ModelStages
 from zenml.logger import get_logger
 from zenml.model_registries.base_model_registry import ModelRegistryModelMetadata, ModelVersionStage
 
-from steps.evaluate.scoring import promotion_decision, score_model
+from steps.evaluate.scoring import model_inputs, promotion_decision, score_model
 
 logger = get_logger(__name__)
 
@@ -62,6 +62,38 @@ def register_model(model_evaluation: Dict[str, Any]) -> Annotated[Dict[str, Any]
     return entry
 
 
+@step(enable_cache=False, experiment_tracker=True)
+def verify_registry_roundtrip(
+    model: BaseEstimator, test_data: pd.DataFrame, registry_entry: Dict[str, Any]
+) -> Annotated[Dict[str, Any], "registry_check"]:
+    """Load the registered version back from the registry and require identical test predictions.
+
+    A model that does not survive the registry's serialisation must not be promoted: whoever
+    serves it from the registry would predict something other than what was evaluated.
+    """
+    import numpy as np
+
+    registry = Client().active_stack.model_registry
+    if registry is None or not registry_entry.get("registry_version"):
+        check = {"verified": False, "reason": "no model registry in the active stack"}
+        log_metadata(metadata=check)
+        return check
+    loaded = registry.load_model_version(name=registry_entry["zenml_model"],
+                                         version=registry_entry["registry_version"])
+    inputs = model_inputs(model, test_data)
+    expected = np.asarray(model.predict(inputs))
+    reloaded = np.asarray(loaded.predict(inputs)).reshape(expected.shape)
+    mismatches = int((reloaded != expected).sum())
+    if mismatches:
+        raise RuntimeError(
+            f"model {registry_entry['zenml_model']} version {registry_entry['registry_version']} loaded from "
+            f"the registry predicts differently on {mismatches} of {len(expected)} test rows"
+        )
+    check = {"verified": True, "rows_compared": len(expected), "registry_version": registry_entry["registry_version"]}
+    log_metadata(metadata=check)
+    return check
+
+
 def _production_version(name: str, current_number: int) -> Optional[Model]:
     """The model version in stage production, if any (never the version being trained)."""
     try:
@@ -75,7 +107,7 @@ def _production_version(name: str, current_number: int) -> Optional[Model]:
 
 @step(enable_cache=False, experiment_tracker=True)
 def promote_model(
-    model: Pipeline,
+    model: BaseEstimator,
     test_data: pd.DataFrame,
     model_evaluation: Dict[str, Any],
     registry_entry: Dict[str, Any],

@@ -6,7 +6,7 @@ import dataclasses
 
 import mlflow
 import pandas as pd
-from sklearn.pipeline import Pipeline
+from sklearn.base import BaseEstimator
 from typing_extensions import Annotated
 from zenml import get_step_context, log_metadata, step
 
@@ -19,7 +19,7 @@ from steps.slices.search import SliceSearchSettings, error_indicator, find_slice
 
 @step(experiment_tracker=True, output_materializers=SliceReportMaterializer)
 def analyze_slices(
-    model: Pipeline, test_data: pd.DataFrame, table_schema: SchemaSpec, task: str, slices: SliceSpec
+    model: BaseEstimator, test_data: pd.DataFrame, table_schema: SchemaSpec, task: str, slices: SliceSpec
 ) -> Annotated[SliceReport, "slice_report"]:
     """Find held-out slices where the model errs far more often than overall (FreaAI-style).
 

@@ -7,6 +7,7 @@ file names would make it code. Adding an estimator is one line here.
 from __future__ import annotations
 
 import importlib
+import inspect
 from typing import Any, Dict
 
 ESTIMATORS: Dict[str, tuple[str, str]] = {
@@ -47,17 +48,24 @@ SKOPS_TRUSTED_TYPES = [
     "lightgbm.sklearn.LGBMClassifier",
     "lightgbm.basic.Booster",
     "collections.OrderedDict",
+    "steps.train.threshold.ThresholdClassifier",
 ]
 
 
 def make_estimator(name: str, params: Dict[str, Any]):
-    """An unfitted estimator; unknown names and parameters raise ValueError naming them."""
+    """An unfitted estimator; unknown names and parameters raise ValueError naming them.
+
+    Estimators whose constructor takes ``**kwargs`` (LightGBM's pass-through to its native
+    parameters, such as ``verbosity``) accept extra names; LightGBM itself warns on unknown ones.
+    """
     if name not in ESTIMATORS:
         raise ValueError(f"unknown estimator '{name}', expected one of {sorted(ESTIMATORS)}")
     module_name, class_name = ESTIMATORS[name]
-    estimator = getattr(importlib.import_module(module_name), class_name)()
-    valid = estimator.get_params()
-    unknown = sorted(set(params) - set(valid))
-    if unknown:
+    estimator_class = getattr(importlib.import_module(module_name), class_name)
+    estimator = estimator_class()
+    takes_kwargs = any(p.kind is inspect.Parameter.VAR_KEYWORD
+                       for p in inspect.signature(estimator_class.__init__).parameters.values())
+    unknown = sorted(set(params) - set(estimator.get_params()))
+    if unknown and not takes_kwargs:
         raise ValueError(f"estimator '{name}' has no parameter(s) {unknown}")
     return estimator.set_params(**params)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Tuple
+import warnings
+from typing import Any, Dict, List, Optional, Tuple
 
 import mlflow
 import pandas as pd
+from sklearn.base import BaseEstimator
 from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import Pipeline
 from typing_extensions import Annotated
@@ -14,6 +16,7 @@ from zenml import log_metadata, step
 from core.config import CandidateSpec
 from steps.evaluate.scoring import model_inputs, score_model
 from steps.train.factory import SKOPS_TRUSTED_TYPES, make_estimator
+from steps.train.threshold import ThresholdClassifier, tune_threshold
 
 
 @step(experiment_tracker=True, settings={"experiment_tracker": {"nested": True}})
@@ -25,26 +28,35 @@ def train_candidate(
     target: str,
     task: str,
     candidate: CandidateSpec,
-) -> Tuple[Annotated[Pipeline, "candidate_model"], Annotated[Dict[str, Any], "candidate_evaluation"]]:
+    validation_data: Optional[pd.DataFrame] = None,
+) -> Tuple[Annotated[BaseEstimator, "candidate_model"], Annotated[Dict[str, Any], "candidate_evaluation"]]:
     """Fit the estimator on the preprocessed train split and score it on the held-out split.
 
     The returned model is the whole sklearn Pipeline (fitted preprocessor + estimator), so that
     everything downstream, batch inference and the API, takes raw feature columns. Each
-    candidate is its own nested MLflow run with its params, metrics and model.
+    candidate is its own nested MLflow run with its params, metrics and model. Given validation
+    data, a classifier's decision threshold is tuned there (F1) and travels inside the model.
     """
     estimator = make_estimator(candidate.estimator, candidate.params)
     estimator.fit(preprocessor.transform(train_data[selected_features]), train_data[target])
     model = Pipeline([("preprocess", preprocessor), ("model", estimator)])
+    threshold = None
+    if validation_data is not None and task == "classification":
+        scores = model.predict_proba(model_inputs(model, validation_data))[:, 1]
+        threshold = tune_threshold(validation_data[target].to_numpy(), scores)
+        model = ThresholdClassifier(model, threshold)
+        mlflow.log_param("decision_threshold", threshold)
 
     metrics = score_model(model, test_data, target, task)
     train_metrics = score_model(model, train_data, target, task)
 
     from mlflow.models import infer_signature
 
+    # The signature keeps the inputs' own types: MLflow's pyfunc loader enforces it, and the
+    # registry round trip checks that real inputs pass it. Its hint about integer columns
+    # (they cannot hold missing values) does not apply: the schema forbids nulls in them.
     example = model_inputs(model, test_data).head(5)
-    # Integers in the signature would make MLflow's schema reject a batch where the column was
-    # read as float (any missing value does that); the model itself accepts both.
-    example = example.astype({c: "float64" for c in example.select_dtypes("integer").columns})
+    warnings.filterwarnings("ignore", message=".*Inferred schema contains integer column", category=UserWarning)
     mlflow.log_params({"candidate": candidate.name, "estimator": candidate.estimator, **candidate.params})
     mlflow.log_params({"features": ",".join(selected_features), "train_rows": len(train_data)})
     mlflow.log_metrics({f"test_{k}": v for k, v in metrics.items()})
@@ -66,6 +78,7 @@ def train_candidate(
         "train_metrics": train_metrics,
         "mlflow_run_id": run_id,
         "mlflow_model_uri": model_info.model_uri,
+        "decision_threshold": threshold,
     }
     log_metadata(metadata={"candidate": candidate.name, "test_metrics": metrics, "mlflow_run_id": run_id})
     return model, evaluation

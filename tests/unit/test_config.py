@@ -85,3 +85,19 @@ def test_env_url_wins_and_relative_sqlite_is_rooted(monkeypatch) -> None:
     assert config.parameters.source.database_url() == "postgresql://u:secret@db:5432/x"
     assert "secret" not in config.parameters.source.describe()
     assert resolve_sqlite_url("sqlite:////abs/file.db") == "sqlite:////abs/file.db"
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
+def test_parameters_survive_a_json_round_trip(path: Path) -> None:
+    """ZenML stores step parameters as JSON and validates them again when the step runs."""
+    from core.config import UseCaseParameters
+
+    params = load_config(path).parameters
+    assert UseCaseParameters.model_validate_json(params.model_dump_json(by_alias=True)) == params
+    assert type(params.source).model_validate(params.source.model_dump()) == params.source
+
+
+def test_sql_source_rejects_file_options(tmp_path: Path) -> None:
+    path = _write(tmp_path, lambda raw: raw["parameters"]["source"].update(separator=";"))
+    with pytest.raises(ConfigError, match=r"a sql source does not take \['separator'\]"):
+        load_config(path)

@@ -1,0 +1,38 @@
+"""How a use case's data becomes train, validation and test tables for the candidates.
+
+Tabular use cases: rows are cleaned, split at random (seeded), and features selected by
+statistical tests. Time-series use cases (a ``timeseries:`` config section): whole recordings
+are split, and sliding windows become the rows. Both return the same five artifacts, so
+everything from the candidates on is shared.
+"""
+
+from __future__ import annotations
+
+from core.config import UseCaseParameters
+from pipelines.ingestion import validated_dataset, validated_raw
+from steps.prepare.steps import fit_preprocessor, make_windows, select_features, split_by_group, split_dataset
+from steps.validate.steps import check_data_integrity, check_train_test_drift
+
+
+def tabular_preparation(params: UseCaseParameters):
+    table_schema = params.schema_
+    raw_data, dataset = validated_dataset(params, params.source, list(table_schema.columns), role="training")
+    check_data_integrity(raw_data, table_schema=table_schema, after="validation_gate")
+    train_data, test_data = split_dataset(dataset, split=params.split, target=table_schema.target)
+    check_train_test_drift(train_data, test_data, table_schema=table_schema)
+    features, _ = select_features(
+        train_data, table_schema=table_schema, task=params.training.task, selection=params.feature_selection
+    )
+    preprocessor = fit_preprocessor(train_data, features, table_schema=table_schema)
+    return train_data, None, test_data, features, preprocessor
+
+
+def windowed_preparation(params: UseCaseParameters):
+    table_schema, series = params.schema_, params.timeseries
+    raw_data = validated_raw(params, params.source, list(table_schema.columns), role="training")
+    train_series, validation_series, test_series = split_by_group(raw_data, series=series, after="validation_gate")
+    train_data, validation_data, test_data, features = make_windows(
+        train_series, validation_series, test_series, series=series, target=table_schema.target
+    )
+    preprocessor = fit_preprocessor(train_data, features)
+    return train_data, validation_data, test_data, features, preprocessor
