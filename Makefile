@@ -17,7 +17,7 @@ export DO_NOT_TRACK := 1
 export OMP_NUM_THREADS := 1
 export OMP_WAIT_POLICY := PASSIVE
 
-.PHONY: run test setup stack browser clean-state
+.PHONY: run test setup stack browser clean-state bench-slices
 
 run: stack
 	$(PY) run.py seed --config $(CONFIG)
@@ -45,6 +45,15 @@ $(INSTALLED): requirements.txt
 
 .zen: | $(INSTALLED)
 	$(VENV)/bin/zenml init
+
+# Benchmarks (never part of `make test`): figures are printed and written to benchmarks/results/.
+.venv-sliceline/.installed: benchmarks/requirements-sliceline.txt
+	@test -x .venv-sliceline/bin/python || $(PYTHON) -m venv .venv-sliceline
+	.venv-sliceline/bin/python -m pip install --quiet --disable-pip-version-check -r benchmarks/requirements-sliceline.txt
+	@touch $@
+
+bench-slices: setup .venv-sliceline/.installed
+	$(PY) benchmarks/slices.py
 
 # Removes the local stack's data (artifacts, MLflow, demo database); ZenML's own store is kept.
 clean-state:

@@ -9,16 +9,24 @@ regions of the feature space where a model errs much more often than overall. He
   This exact interval search stands in for FreaAI's highest-density regions of the error rows:
   it finds the same concentrated intervals, is deterministic, and its bounds can be tested.
 - Single categorical features: each category.
-- Pairs of features: a shallow decision tree trained on the two features to predict the error
-  indicator; every leaf is a candidate (categories are ordered by error rate first, which is
-  the optimal order for binary splits of a binary target).
+- Pairs of features, two ways. Every conjunction of two worse-than-average building blocks on
+  different features (a category, a quantile bin, or a one-sided cut), counted for all pairs at
+  once with a matrix product, like sliceline's level-2 lattice. And, for interactions neither
+  feature shows alone, the leaves of a shallow decision tree trained on the two features to
+  predict the error indicator (categories ordered by error rate first, the optimal order for
+  binary splits of a binary target).
 - Each candidate gets a one-sided Fisher exact test (hypergeometric tail: are errors
   over-represented in the slice?), and the p-values of all candidates tested are corrected
   together (Benjamini-Hochberg by default, or Holm).
 - A slice is kept when its support is at least ``min_support``, its error rate at least
-  ``min_lift`` times the overall rate, and its adjusted p-value at most ``alpha``. Near-copies
-  are pruned: for each feature set the best slice is kept, and a slice whose rows overlap a
-  better one's by more than ``max_overlap`` (Jaccard) is dropped.
+  ``min_lift`` times the overall rate, and its adjusted p-value at most ``alpha``.
+- Slices are ranked by Kulldorff's binomial scan statistic, which weighs how much worse a slice
+  is against how many rows it holds (the raw error rate would favour lucky small slices). For
+  each feature set only its strongest slice is kept; a pair must be 10% stronger than a single
+  feature to rank above it; a pair must show that each of its conditions matters; and a slice
+  that repeats a stronger one (Jaccard overlap above ``max_overlap``, or lying mostly inside it
+  without being significantly worse) is dropped. The report lists the (support, lift) Pareto
+  frontier first: the slices no other slice beats on both size and error rate.
 
 Everything here is plain numpy/pandas/scipy/sklearn, so it is tested without ZenML.
 """
@@ -188,34 +196,50 @@ def _categorical_candidates(name: str, values: pd.Series, errors: np.ndarray) ->
     return candidates
 
 
-def _encode_for_tree(values: pd.Series, errors: np.ndarray) -> Tuple[np.ndarray, Optional[List[str]]]:
-    """Numeric columns as they are; categories as ranks of their error rate (and their order)."""
+@dataclass
+class _Encoded:
+    """A feature ready for the pair trees: numbers as floats, categories as ranks of their
+    error rate (``order`` maps a rank back to its category). Missing values are NaN."""
+
+    values: np.ndarray
+    order: Optional[List[str]] = None
+
+
+def _encode(values: pd.Series, errors: np.ndarray) -> _Encoded:
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-        return values.to_numpy(dtype=float), None
-    text = values.astype(str)
-    order = pd.Series(errors, index=values.index).groupby(text).mean().sort_values(kind="stable").index.tolist()
-    return text.map({category: rank for rank, category in enumerate(order)}).to_numpy(dtype=float), order
+        return _Encoded(values.to_numpy(dtype=float))
+    present = values.notna().to_numpy()
+    text = values.astype(str).to_numpy()
+    categories, codes = np.unique(text[present], return_inverse=True)
+    rates = np.bincount(codes, weights=errors[present], minlength=len(categories)) / np.bincount(codes)
+    rank_of = np.empty(len(categories), dtype=float)
+    rank_of[np.argsort(rates, kind="stable")] = np.arange(len(categories))
+    encoded = np.full(len(values), np.nan)
+    encoded[present] = rank_of[codes]
+    return _Encoded(encoded, [str(c) for c in categories[np.argsort(rates, kind="stable")]])
 
 
-def _leaf_conditions(tree, leaf: int, names: Sequence[str], orders: Sequence[Optional[List[str]]],
-                     data: np.ndarray) -> List[Condition]:
-    """Conditions on the path from the root to ``leaf``, merged per feature."""
+def _leaf_paths(tree) -> Dict[int, Dict[int, List[Optional[float]]]]:
+    """For every leaf: per feature index, the (exclusive low, inclusive high) thresholds on its path."""
     structure = tree.tree_
-    parent = {}
-    for node in range(structure.node_count):
-        for child, goes_left in ((structure.children_left[node], True), (structure.children_right[node], False)):
-            if child != -1:
-                parent[child] = (node, goes_left)
-    bounds: Dict[int, List[Optional[float]]] = {}
-    node = leaf
-    while node in parent:
-        node, goes_left = parent[node]
-        feature, threshold = structure.feature[node], structure.threshold[node]
-        low, high = bounds.setdefault(feature, [None, None])
-        if goes_left:  # x <= threshold
-            bounds[feature][1] = threshold if high is None else min(high, threshold)
-        else:
-            bounds[feature][0] = threshold if low is None else max(low, threshold)
+    paths: Dict[int, Dict[int, List[Optional[float]]]] = {}
+    stack = [(0, {})]
+    while stack:
+        node, bounds = stack.pop()
+        left, right = structure.children_left[node], structure.children_right[node]
+        if left == -1:
+            paths[node] = bounds
+            continue
+        feature, threshold = int(structure.feature[node]), float(structure.threshold[node])
+        low, high = bounds.get(feature, [None, None])
+        stack.append((left, {**bounds, feature: [low, threshold if high is None else min(high, threshold)]}))
+        stack.append((right, {**bounds, feature: [threshold if low is None else max(low, threshold), high]}))
+    return paths
+
+
+def _conditions(bounds: Dict[int, List[Optional[float]]], names: Sequence[str], encoded: Sequence[_Encoded],
+                data: np.ndarray) -> List[Condition]:
+    """Readable conditions: categories by name, numbers by the observed values inside the bounds."""
     conditions = []
     for feature in sorted(bounds):
         low, high = bounds[feature]
@@ -225,43 +249,97 @@ def _leaf_conditions(tree, leaf: int, names: Sequence[str], orders: Sequence[Opt
             inside &= column > low
         if high is not None:
             inside &= column <= high
-        if orders[feature] is not None:
-            ranks = np.unique(column[inside]).astype(int)
-            conditions.append({"feature": names[feature], "categories": [orders[feature][r] for r in ranks]})
-        else:
-            observed = column[inside]
-            condition: Condition = {"feature": names[feature]}
-            # Describe by the observed values inside the leaf, which read better than split midpoints.
-            if low is not None:
-                condition["low"] = float(observed.min())
-            if high is not None:
-                condition["high"] = float(observed.max())
-            conditions.append(condition)
+        order = encoded[feature].order
+        if order is not None:
+            conditions.append({"feature": names[feature],
+                               "categories": [order[int(r)] for r in np.unique(column[inside])]})
+            continue
+        observed = column[inside]
+        condition: Condition = {"feature": names[feature]}
+        if low is not None:
+            condition["low"] = float(observed.min())
+        if high is not None:
+            condition["high"] = float(observed.max())
+        conditions.append(condition)
     return conditions
 
 
-def _pair_candidates(frame: pd.DataFrame, first: str, second: str, errors: np.ndarray, depth: int,
+def _pair_candidates(names: Tuple[str, str], encoded: Tuple[_Encoded, _Encoded], errors: np.ndarray, depth: int,
                      min_leaf: int) -> List[Candidate]:
     from sklearn.tree import DecisionTreeClassifier
 
-    pair = frame[[first, second]]
-    complete = pair.notna().all(axis=1).to_numpy()
-    if complete.sum() < 2 * min_leaf or errors[complete].all() or not errors[complete].any():
+    data = np.column_stack([e.values for e in encoded])
+    complete = ~np.isnan(data).any(axis=1)
+    data, flags = data[complete], errors[complete]
+    if len(flags) < 2 * min_leaf or flags.all() or not flags.any():
         return []
-    columns, orders = zip(*(_encode_for_tree(pair[c][complete], errors[complete]) for c in (first, second)))
-    data = np.column_stack(columns)
     tree = DecisionTreeClassifier(max_depth=depth, min_samples_leaf=max(min_leaf, 1), random_state=0)
-    tree.fit(data, errors[complete])
-    leaves = tree.apply(data)
+    leaves = tree.fit(data, flags).apply(data)
     candidates = []
-    for leaf in np.unique(leaves):
-        conditions = _leaf_conditions(tree, leaf, (first, second), orders, data)
-        if len({c["feature"] for c in conditions}) < 2:
+    for leaf, bounds in _leaf_paths(tree).items():
+        if len(bounds) < 2:
             continue  # a one-feature leaf repeats what the single-feature search already tests
         inside = leaves == leaf
-        candidates.append(
-            Candidate((first, second), conditions, int(inside.sum()), int(errors[complete][inside].sum()))
-        )
+        candidates.append(Candidate(tuple(names), _conditions(bounds, names, encoded, data), int(inside.sum()),
+                                    int(flags[inside].sum())))
+    return candidates
+
+
+def _basic_slices(frame: pd.DataFrame, features: Sequence[str], bins: int) -> List[Tuple[str, Condition, np.ndarray]]:
+    """Single-feature building blocks for conjunctions: each category; for numbers, each
+    quantile bin and each one-sided cut (<= or >= a quantile edge)."""
+    blocks = []
+    for name in features:
+        column = frame[name]
+        if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+            x = column.to_numpy(dtype=float)
+            present = ~np.isnan(x)
+            unique = np.unique(x[present])
+            if len(unique) < 2:
+                continue
+            if len(unique) <= bins:
+                edges = unique
+            else:
+                edges = np.unique(np.quantile(x[present], np.linspace(0, 1, bins + 1)[1:-1], method="higher"))
+                edges = np.append(edges[edges < unique[-1]], unique[-1])
+            codes = np.full(len(x), -1)
+            codes[present] = np.searchsorted(edges, x[present], side="left")
+            for k in range(len(edges)):
+                inside = codes == k
+                blocks.append((name, {"feature": name, "low": float(x[inside].min()), "high": float(x[inside].max())}, inside))
+                if 0 < k < len(edges) - 1:
+                    below, above = present & (codes <= k), codes > k
+                    blocks.append((name, {"feature": name, "high": float(x[below].max())}, below))
+                    blocks.append((name, {"feature": name, "low": float(x[above].min())}, above))
+        else:
+            present = column.notna().to_numpy()
+            text = column.astype(str).to_numpy()
+            for category in sorted(set(text[present])):
+                blocks.append((name, {"feature": name, "categories": [category]}, present & (text == category)))
+    return blocks
+
+
+def _conjunction_candidates(frame: pd.DataFrame, features: Sequence[str], errors: np.ndarray, bins: int,
+                            min_size: int) -> List[Candidate]:
+    """Every pair of worse-than-average building blocks on two different features, counted at
+    once with a matrix product (like sliceline's level-2 lattice)."""
+    overall = errors.mean()
+    blocks = [b for b in _basic_slices(frame, features, bins)
+              if b[2].sum() >= min_size and errors[b[2]].mean() > overall]
+    if len(blocks) < 2:
+        return []
+    masks = np.column_stack([b[2] for b in blocks]).astype(np.float32)
+    sizes = masks.T @ masks
+    hits = masks.T @ (masks * errors[:, None].astype(np.float32))
+    owner = np.array([b[0] for b in blocks])
+    first, second = np.triu_indices(len(blocks), k=1)
+    usable = (owner[first] != owner[second]) & (sizes[first, second] >= min_size)
+    candidates = []
+    for i, j in zip(first[usable], second[usable]):
+        (name_i, cond_i, _), (name_j, cond_j, _) = blocks[i], blocks[j]
+        ordered = sorted([(features.index(name_i), name_i, cond_i), (features.index(name_j), name_j, cond_j)])
+        candidates.append(Candidate(tuple(n for _, n, _ in ordered), [c for _, _, c in ordered],
+                                    int(round(sizes[i, j])), int(round(hits[i, j]))))
     return candidates
 
 
@@ -302,18 +380,123 @@ def _test(candidates: List[Candidate], errors: np.ndarray, correction: str) -> N
         candidate.scan_statistic = float(scan)
 
 
-def _redundant(mask: np.ndarray, rate: float, kept: Sequence[Tuple[Candidate, np.ndarray]], max_overlap: float) -> bool:
-    """True when the rows mostly coincide with, or sit mostly inside, a kept slice that does
-    about as badly (within 10%): the simpler, already-kept slice says the same thing."""
-    size = mask.sum()
+PAIR_PENALTY = 0.1
+
+
+def _ranking_key(candidate: Candidate) -> Tuple[float, int]:
+    """Simpler explanations first: a pair must be at least ``PAIR_PENALTY`` (10%) stronger than
+    a single-feature slice to rank above it, or a tree's chance split on a second, irrelevant
+    feature (``valve = c and noise <= 1.4``) would push out the slice that explains it all."""
+    return (-candidate.scan_statistic * (1 - PAIR_PENALTY * (len(candidate.features) - 1)), len(candidate.features))
+
+
+def _redundant(candidate: Candidate, mask: np.ndarray, errors: np.ndarray,
+               kept: Sequence[Tuple[Candidate, np.ndarray]], max_overlap: float, strict_alpha: float) -> bool:
+    """True when a slice only repeats a stronger kept one: on the same features, its region
+    overlaps (more than 10% of its rows: a shifted, widened or narrowed copy; distinct regions
+    are disjoint); or its rows mostly coincide (Jaccard); or it lies mostly inside it without
+    being significantly worse there (a lucky sub-region); or it mostly contains it and its extra
+    rows are not significantly bad (a diluted copy). Tests are one-sided Fisher at
+    ``strict_alpha``, Bonferroni over all candidates."""
+    from scipy.stats import hypergeom
+
+    total, total_errors = len(errors), int(errors.sum())
+    size = int(mask.sum())
     for other, other_mask in kept:
-        shared = np.logical_and(mask, other_mask).sum()
-        union = np.logical_or(mask, other_mask).sum()
-        if union and shared / union > max_overlap:
+        shared = np.logical_and(mask, other_mask)
+        overlap = int(shared.sum())
+        if other.features == candidate.features and size and overlap / size > 0.1:
             return True
-        if size and shared / size > max_overlap and rate <= 1.1 * other.error_rate:
+        union = int(np.logical_or(mask, other_mask).sum())
+        if union and overlap / union > max_overlap:
             return True
+        if size and overlap / size > max_overlap:
+            inside_errors = int(errors[shared].sum())
+            if hypergeom.sf(inside_errors - 1, other.size, other.errors, overlap) > strict_alpha:
+                return True
+        if other.size and overlap / other.size > max_overlap:
+            extra = mask & ~other_mask
+            if hypergeom.sf(int(errors[extra].sum()) - 1, total, total_errors, int(extra.sum())) > strict_alpha:
+                return True
     return False
+
+
+MAX_RANKED = 500
+
+
+class _MaskCache:
+    """Row masks per single condition, computed once: slices share many conditions."""
+
+    def __init__(self, frame: pd.DataFrame):
+        self.frame = frame
+        self.masks: Dict[str, np.ndarray] = {}
+
+    def condition(self, condition: Condition) -> np.ndarray:
+        key = describe([condition])
+        if key not in self.masks:
+            self.masks[key] = condition_mask(self.frame, [condition])
+        return self.masks[key]
+
+    def slice(self, conditions: Sequence[Condition]) -> np.ndarray:
+        return np.logical_and.reduce([self.condition(c) for c in conditions])
+
+
+def _conditions_matter(masks: "_MaskCache", candidates: Sequence[Candidate], errors: np.ndarray,
+                       alpha: float) -> np.ndarray:
+    """For each multi-feature slice: within the rows meeting all but one condition, does that
+    last condition still pick out significantly more errors (one-sided Fisher at ``alpha``, each
+    condition in turn)? Otherwise the slice is a lucky refinement of a simpler one by an
+    irrelevant feature. All tests run as one vectorised call."""
+    from scipy.stats import hypergeom
+
+    owners, hits, sizes, populations, population_errors = [], [], [], [], []
+    for index, candidate in enumerate(candidates):
+        parts = [masks.condition(c) for c in candidate.conditions]
+        for left_out in range(len(parts)):
+            others = np.logical_and.reduce([m for i, m in enumerate(parts) if i != left_out])
+            owners.append(index)
+            hits.append(candidate.errors)
+            sizes.append(candidate.size)
+            populations.append(int(others.sum()))
+            population_errors.append(int(errors[others].sum()))
+    matters = np.ones(len(candidates), dtype=bool)
+    if owners:
+        p_values = hypergeom.sf(np.array(hits) - 1, np.array(populations), np.array(population_errors),
+                                np.array(sizes))
+        np.logical_and.at(matters, np.array(owners), p_values <= alpha)
+    return matters
+
+
+def _select(masks: _MaskCache, kept: List[Candidate], errors: np.ndarray, max_slices: int, max_overlap: float,
+            strict_alpha: float) -> List[Candidate]:
+    """Distinct slices, the (support, lift) Pareto frontier first, then the strongest others.
+
+    Candidates are taken strongest first (scan statistic, pairs 10% handicapped) and dropped when
+    they repeat a stronger one (see ``_redundant``). Of the rest, the frontier holds the slices
+    that no other slice beats on both size and error rate; it runs from small and very bad to
+    large and somewhat bad. If it is longer than ``max_slices``, slices are taken evenly along
+    it; spare places go to the strongest remaining slices. Returned worst error rate first.
+    """
+    distinct: List[Tuple[Candidate, np.ndarray]] = []
+    for candidate in sorted(kept, key=_ranking_key)[:MAX_RANKED]:
+        mask = masks.slice(candidate.conditions)
+        if not _redundant(candidate, mask, errors, distinct, max_overlap, strict_alpha):
+            distinct.append((candidate, mask))
+    accepted = [candidate for candidate, _ in distinct]
+    frontier, best_rate = [], -1.0
+    for candidate in sorted(accepted, key=lambda c: (-c.size, -c.error_rate)):
+        if candidate.error_rate > best_rate:
+            frontier.append(candidate)
+            best_rate = candidate.error_rate
+    if len(frontier) > max_slices:
+        frontier = [frontier[int(i)] for i in np.unique(np.round(np.linspace(0, len(frontier) - 1, max_slices)))]
+    chosen = list(frontier)
+    for candidate in accepted:
+        if len(chosen) >= max_slices:
+            break
+        if candidate not in chosen:
+            chosen.append(candidate)
+    return sorted(chosen, key=lambda c: (-c.error_rate, -c.size))
 
 
 def find_slices(
@@ -349,9 +532,19 @@ def find_slices(
         else:
             candidates.extend(_categorical_candidates(name, column, errors))
     if settings.pair_depth > 0:
+        candidates.extend(_conjunction_candidates(frame, features, errors, max(2, settings.bins // 2), int(min_size)))
+        encoded = {name: _encode(frame[name], errors) for name in features}
         for first, second in itertools.combinations(features, 2):
-            candidates.extend(_pair_candidates(frame, first, second, errors, settings.pair_depth, int(min_size)))
-    candidates = [c for c in candidates if c.size >= min_size]
+            if encoded[first].order is not None and encoded[second].order is not None:
+                continue  # two categorical features: the conjunctions above already cover every leaf
+            candidates.extend(_pair_candidates((first, second), (encoded[first], encoded[second]), errors,
+                                               settings.pair_depth, int(min_size)))
+    # One test per distinct slice: a tree leaf can coincide with a conjunction.
+    unique: Dict[str, Candidate] = {}
+    for candidate in candidates:
+        if candidate.size >= min_size:
+            unique.setdefault(describe(candidate.conditions), candidate)
+    candidates = list(unique.values())
     result.candidates_tested = len(candidates)
     if not candidates:
         result.notes.append(f"no candidate slice has the minimum support of {min_size} rows")
@@ -360,20 +553,15 @@ def find_slices(
     _test(candidates, errors, settings.correction)
 
     overall_rate = overall_errors / rows
-    kept = [
-        c for c in candidates
-        if c.error_rate >= settings.min_lift * overall_rate and c.adjusted_p_value <= settings.alpha
-    ]
-    # The best slice of each feature set by scan statistic; then simplest first, drop repeats.
-    best_per_feature_set: Dict[Tuple[str, ...], Candidate] = {}
-    for candidate in sorted(kept, key=lambda c: -c.scan_statistic):
-        best_per_feature_set.setdefault(candidate.features, candidate)
-    chosen: List[Tuple[Candidate, np.ndarray]] = []
-    for candidate in sorted(best_per_feature_set.values(), key=lambda c: (len(c.features), -c.scan_statistic)):
-        mask = condition_mask(frame, candidate.conditions)
-        if not _redundant(mask, candidate.error_rate, chosen, settings.max_overlap):
-            chosen.append((candidate, mask))
-    ranked = sorted((candidate for candidate, _ in chosen), key=lambda c: (-c.error_rate, -c.size))
-    result.slices = ranked[: settings.max_slices]
+    # Redundancy tests are repeated for many candidates: Bonferroni over all of them. Whether a
+    # pair's second condition adds anything is asked at the plain alpha.
+    strict_alpha = settings.alpha / len(candidates)
+    kept = [c for c in candidates
+            if c.error_rate >= settings.min_lift * overall_rate and c.adjusted_p_value <= settings.alpha]
+    masks = _MaskCache(frame)
+    pairs = [c for c in kept if len(c.features) > 1]
+    noise = {id(c) for c, ok in zip(pairs, _conditions_matter(masks, pairs, errors, settings.alpha)) if not ok}
+    kept = [c for c in kept if id(c) not in noise]
+    result.slices = _select(masks, kept, errors, settings.max_slices, settings.max_overlap, strict_alpha)
     result.seconds = time.perf_counter() - started
     return result

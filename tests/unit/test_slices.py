@@ -71,8 +71,9 @@ def test_every_slice_meets_the_thresholds_and_its_description_selects_its_rows(r
         assert errors[mask].sum() == finding.errors
         assert finding.error_rate >= 1.5 * overall
         assert finding.adjusted_p_value <= 0.05
+    assert max(found.slices, key=lambda s: s.scan_statistic).features == ("pressure",)  # many rows, high rate
     rates = [s.error_rate for s in found.slices]
-    assert rates == sorted(rates, reverse=True)
+    assert rates == sorted(rates, reverse=True)  # reported worst first
     assert not _find(found, ["noise"])  # noise alone carries no planted effect
 
 
@@ -120,6 +121,17 @@ def test_min_support_counts_and_unknown_features() -> None:
     assert all(s.size >= 300 for s in found.slices)
     with pytest.raises(ValueError, match="not in the data"):
         find_slices(frame, errors, SliceSearchSettings(features=["humidity"]))
+
+
+def test_refinements_by_irrelevant_features_and_shifted_copies_are_pruned(result) -> None:
+    _, _, found = result
+    assert sum(s.features == ("pressure",) for s in found.slices) == 1  # no widened or shifted copy
+
+    def refines_the_window(finding) -> bool:  # the planted pressure window, cut down by noise
+        pressure = [c for c in finding.conditions if c["feature"] == "pressure"]
+        return "noise" in finding.features and bool(pressure) and {"low", "high"} <= set(pressure[0])
+
+    assert not [s for s in found.slices if refines_the_window(s)]
 
 
 def test_scan_statistic_prefers_the_true_region_to_a_lucky_part() -> None:
