@@ -4,18 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from typing import Any, ClassVar, Dict, Tuple, Type
 
-from zenml.enums import ArtifactType, VisualizationType
-from zenml.materializers.base_materializer import BaseMaterializer
+from zenml.enums import VisualizationType
 
 from materializers.html import escape, page, table
+from materializers.report_base import ReportMaterializer
 from steps.slices.report import SliceReport
 
-_DATA_FILE = "slice_report.json"
-_HTML_FILE = "slice_report.html"
-_CSV_FILE = "slices.csv"
 _COLUMNS = ["description", "size", "support", "errors", "error_rate", "lift", "adjusted_p_value"]
 
 
@@ -74,26 +70,15 @@ def slices_csv(report: SliceReport) -> str:
     return buffer.getvalue()
 
 
-class SliceReportMaterializer(BaseMaterializer):
+class SliceReportMaterializer(ReportMaterializer):
     ASSOCIATED_TYPES: ClassVar[Tuple[Type[Any], ...]] = (SliceReport,)
-    ASSOCIATED_ARTIFACT_TYPE: ClassVar[ArtifactType] = ArtifactType.DATA_ANALYSIS
+    NAME: ClassVar[str] = "slice_report"
 
-    def load(self, data_type: Type[Any]) -> SliceReport:
-        with self.artifact_store.open(os.path.join(self.uri, _DATA_FILE), "r") as handle:
-            return SliceReport.model_validate_json(handle.read())
+    def render_html(self, data: SliceReport) -> str:
+        return render_slice_report(data)
 
-    def save(self, data: SliceReport) -> None:
-        with self.artifact_store.open(os.path.join(self.uri, _DATA_FILE), "w") as handle:
-            handle.write(data.model_dump_json(indent=2))
-
-    def save_visualizations(self, data: SliceReport) -> Dict[str, VisualizationType]:
-        html_path = os.path.join(self.uri, _HTML_FILE)
-        csv_path = os.path.join(self.uri, _CSV_FILE)
-        with self.artifact_store.open(html_path, "w") as handle:
-            handle.write(render_slice_report(data))
-        with self.artifact_store.open(csv_path, "w") as handle:
-            handle.write(slices_csv(data))
-        return {html_path: VisualizationType.HTML, csv_path: VisualizationType.CSV}
+    def extra_visualizations(self, data: SliceReport) -> Dict[str, tuple[str, VisualizationType]]:
+        return {"csv": (slices_csv(data), VisualizationType.CSV)}
 
     def extract_metadata(self, data: SliceReport) -> Dict[str, Any]:
         return {

@@ -3,17 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 from typing import Any, ClassVar, Dict, Tuple, Type
 
-from zenml.enums import ArtifactType, VisualizationType
-from zenml.materializers.base_materializer import BaseMaterializer
-
 from materializers.html import page, table
+from materializers.report_base import ReportMaterializer
 from steps.validate.report import ValidationReport
-
-_DATA_FILE = "validation_report.json"
-_HTML_FILE = "validation_report.html"
 
 
 def render_validation_report(report: ValidationReport) -> str:
@@ -44,23 +38,12 @@ def render_validation_report(report: ValidationReport) -> str:
     return page(f"Great Expectations suite: {report.suite_name}", summary, body)
 
 
-class ValidationReportMaterializer(BaseMaterializer):
+class ValidationReportMaterializer(ReportMaterializer):
     ASSOCIATED_TYPES: ClassVar[Tuple[Type[Any], ...]] = (ValidationReport,)
-    ASSOCIATED_ARTIFACT_TYPE: ClassVar[ArtifactType] = ArtifactType.DATA_ANALYSIS
+    NAME: ClassVar[str] = "validation_report"
 
-    def load(self, data_type: Type[Any]) -> ValidationReport:
-        with self.artifact_store.open(os.path.join(self.uri, _DATA_FILE), "r") as handle:
-            return ValidationReport.model_validate_json(handle.read())
-
-    def save(self, data: ValidationReport) -> None:
-        with self.artifact_store.open(os.path.join(self.uri, _DATA_FILE), "w") as handle:
-            handle.write(data.model_dump_json(indent=2))
-
-    def save_visualizations(self, data: ValidationReport) -> Dict[str, VisualizationType]:
-        path = os.path.join(self.uri, _HTML_FILE)
-        with self.artifact_store.open(path, "w") as handle:
-            handle.write(render_validation_report(data))
-        return {path: VisualizationType.HTML}
+    def render_html(self, data: ValidationReport) -> str:
+        return render_validation_report(data)
 
     def extract_metadata(self, data: ValidationReport) -> Dict[str, Any]:
         return {
