@@ -103,6 +103,11 @@ def error_indicator(
     return absolute > threshold, f"absolute error > {threshold:.4g} (the {error_quantile:.0%} quantile)"
 
 
+def _exact_key(conditions: Sequence[Condition]) -> str:
+    """An exact identity for conditions (``describe`` rounds numbers for reading)."""
+    return repr([sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in c.items()) for c in conditions])
+
+
 def _format_number(value: float) -> str:
     return f"{value:.4g}"
 
@@ -126,6 +131,23 @@ def describe(conditions: Sequence[Condition]) -> str:
     return " and ".join(parts)
 
 
+def _quantile_bins(x: np.ndarray, bins: int) -> Optional[Tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """(codes, edges, present): each value's bin among at most ``bins`` quantile bins (the
+    distinct values themselves when there are few), or None for a constant column."""
+    present = ~np.isnan(x)
+    unique = np.unique(x[present])
+    if len(unique) < 2:
+        return None
+    if len(unique) <= bins:
+        edges = unique
+    else:
+        edges = np.unique(np.quantile(x[present], np.linspace(0, 1, bins + 1)[1:-1], method="higher"))
+        edges = np.append(edges[edges < unique[-1]], unique[-1])
+    codes = np.full(len(x), -1)
+    codes[present] = np.searchsorted(edges, x[present], side="left")
+    return codes, edges, present
+
+
 def condition_mask(frame: pd.DataFrame, conditions: Sequence[Condition]) -> np.ndarray:
     """The rows a slice's conditions select (bounds inclusive; missing values never match)."""
     mask = np.ones(len(frame), dtype=bool)
@@ -145,17 +167,11 @@ def condition_mask(frame: pd.DataFrame, conditions: Sequence[Condition]) -> np.n
 def _numeric_candidates(name: str, values: pd.Series, errors: np.ndarray, bins: int) -> List[Candidate]:
     """Every interval of contiguous quantile bins except the whole range, counted by prefix sums."""
     x = values.to_numpy(dtype=float)
-    present = ~np.isnan(x)
-    unique = np.unique(x[present])
-    if len(unique) < 2:
+    binned = _quantile_bins(x, bins)
+    if binned is None:
         return []
-    # Bin upper edges: the distinct values themselves when there are few, else distinct quantiles.
-    if len(unique) <= bins:
-        edges = unique
-    else:
-        edges = np.unique(np.quantile(x[present], np.linspace(0, 1, bins + 1)[1:-1], method="higher"))
-        edges = np.append(edges[edges < unique[-1]], unique[-1])
-    codes = np.searchsorted(edges, x[present], side="left")
+    all_codes, edges, present = binned
+    codes = all_codes[present]
     count = len(edges)
     sizes = np.bincount(codes, minlength=count)
     hits = np.bincount(codes, weights=errors[present].astype(float), minlength=count)
@@ -293,17 +309,10 @@ def _basic_slices(frame: pd.DataFrame, features: Sequence[str], bins: int) -> Li
         column = frame[name]
         if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
             x = column.to_numpy(dtype=float)
-            present = ~np.isnan(x)
-            unique = np.unique(x[present])
-            if len(unique) < 2:
+            binned = _quantile_bins(x, bins)
+            if binned is None:
                 continue
-            if len(unique) <= bins:
-                edges = unique
-            else:
-                edges = np.unique(np.quantile(x[present], np.linspace(0, 1, bins + 1)[1:-1], method="higher"))
-                edges = np.append(edges[edges < unique[-1]], unique[-1])
-            codes = np.full(len(x), -1)
-            codes[present] = np.searchsorted(edges, x[present], side="left")
+            codes, edges, present = binned
             for k in range(len(edges)):
                 inside = codes == k
                 blocks.append((name, {"feature": name, "low": float(x[inside].min()), "high": float(x[inside].max())}, inside))
@@ -432,7 +441,7 @@ class _MaskCache:
         self.masks: Dict[str, np.ndarray] = {}
 
     def condition(self, condition: Condition) -> np.ndarray:
-        key = describe([condition])
+        key = _exact_key([condition])
         if key not in self.masks:
             self.masks[key] = condition_mask(self.frame, [condition])
         return self.masks[key]
@@ -543,7 +552,7 @@ def find_slices(
     unique: Dict[str, Candidate] = {}
     for candidate in candidates:
         if candidate.size >= min_size:
-            unique.setdefault(describe(candidate.conditions), candidate)
+            unique.setdefault(_exact_key(candidate.conditions), candidate)
     candidates = list(unique.values())
     result.candidates_tested = len(candidates)
     if not candidates:

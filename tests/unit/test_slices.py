@@ -147,3 +147,15 @@ def test_report_and_its_visualization(result) -> None:
     html = render_slice_report(report)
     assert "<svg" in html and "pressure in [0.3" in html and "m version 3" in html
     assert report.slices[0].lift == pytest.approx(report.slices[0].error_rate / found.overall_error_rate)
+
+
+def test_close_bounds_are_not_confused() -> None:
+    """Bounds that read the same when rounded (4 significant digits) are still different rows."""
+    frame = pd.DataFrame({"x": [1.00001, 1.00002, 1.00003, 5.0]})
+    from steps.slices.search import _MaskCache
+
+    masks = _MaskCache(frame)
+    low = masks.condition({"feature": "x", "high": 1.00001})
+    high = masks.condition({"feature": "x", "high": 1.00002})
+    assert describe([{"feature": "x", "high": 1.00001}]) == describe([{"feature": "x", "high": 1.00002}])
+    assert low.sum() == 1 and high.sum() == 2
