@@ -14,6 +14,7 @@ from typing import Any, Dict, Optional
 import pandas as pd
 from sklearn.base import BaseEstimator
 from typing_extensions import Annotated
+import zenml
 from zenml import Model, get_step_context, log_metadata, step
 from zenml.client import Client
 from zenml.enums import ModelStages
@@ -25,7 +26,7 @@ from steps.evaluate.scoring import model_inputs, promotion_decision, score_model
 logger = get_logger(__name__)
 
 
-# Both steps run under the stack's experiment tracker: it points MLflow at the stack's tracking
+# The registry steps run under the stack's experiment tracker: it points MLflow at the stack's tracking
 # server for the step's duration, which the registry's MLflow calls need (ZenML's MLflow
 # registry caches its client across runs in one process, but MLflow resolves `models:/` URIs
 # through the global tracking URI that the tracker resets after every tracked step).
@@ -50,7 +51,8 @@ def register_model(model_evaluation: Dict[str, Any]) -> Annotated[Dict[str, Any]
             description=f"{model_evaluation['candidate']} ({model_evaluation['estimator']}), "
             f"ZenML model version {zenml_model.number}",
             metadata=ModelRegistryModelMetadata(
-                zenml_version=str(zenml_model.number),
+                zenml_version=zenml.__version__,
+                zenml_model_version=str(zenml_model.number),
                 zenml_run_name=context.pipeline_run.name,
                 zenml_pipeline_name=context.pipeline.name,
                 zenml_step_name=context.step_run.name,

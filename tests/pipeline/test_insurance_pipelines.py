@@ -106,7 +106,8 @@ def test_mlflow_tracks_every_candidate_and_registers_the_model(trained_run) -> N
     assert all("test_r2" in r.data.metrics for r in runs)
     entry = _output(trained_run, "register_model", "registry_entry").load()
     registered = client.get_model_version(MODEL, entry["registry_version"])
-    assert registered.tags.get("zenml_version") == str(entry["zenml_model_version"])
+    assert registered.tags.get("zenml_model_version") == str(entry["zenml_model_version"])
+    assert registered.tags.get("zenml_run_name") == trained_run.name
     assert "champion" in registered.aliases  # ZenML's MLflow registry maps stage production to this alias
     assert str(Path(tracker.get_tracking_uri().removeprefix("sqlite:///")).parent).startswith(
         str(Path(_client().active_stack.artifact_store.path))
