@@ -1,0 +1,95 @@
+"""The Kaggle stock layout, the exact schema, and per-symbol rolling features on real data."""
+
+import shutil
+
+import numpy as np
+import pandas as pd
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from steps.ingest.stock_market import SCHEMA, StockDataError, price_quality, read_metadata, scan_prices, to_schema
+from steps.prepare.rolling import FEATURES, rolling_features
+from tests.conftest import PROJECT_ROOT
+
+STOCKS = PROJECT_ROOT / "data" / "stocks"
+
+
+@pytest.fixture(scope="module")
+def table() -> pl.DataFrame:
+    return to_schema(scan_prices(str(STOCKS)), read_metadata(str(STOCKS))).collect()
+
+
+def test_schema_is_exact(table) -> None:
+    assert table.columns == SCHEMA
+    assert table.schema["Symbol"] == pl.String and table.schema["Date"] == pl.String
+    assert all(table.schema[c] == pl.Float64 for c in ("Open", "High", "Low", "Close", "Adj Close", "Volume"))
+    assert table["Date"].str.contains(r"^\d{4}-\d{2}-\d{2}$").all()
+    assert sorted(table["Symbol"].unique()) == ["AAPL", "AGG", "AMZN", "CAT", "CSCO", "DIA"]
+    assert table.filter(pl.col("Symbol") == "AAPL")["Security Name"][0].startswith("Apple Inc.")
+
+
+def test_quality_counts_the_real_row_without_prices(table) -> None:
+    quality = price_quality(table)
+    assert quality == {"rows": 7549, "symbols": 6, "rows_without_prices": 1, "rows_without_volume": 1,
+                       "duplicate_symbol_dates": 0, "symbols_without_metadata": 0}
+    assert table.filter(pl.col("Open").is_null())["Date"].to_list() == ["2016-01-18"]
+
+
+def test_features_match_a_direct_per_symbol_pandas_computation(table) -> None:
+    features = rolling_features(table.lazy()).collect().to_pandas()
+    frame = table.to_pandas().dropna(subset=["Open", "Adj Close", "Volume"]).sort_values(["Symbol", "Date"])
+    expected = []
+    for _, rows in frame.groupby("Symbol"):  # one symbol at a time: nothing can cross
+        rows = rows.assign(vol_moving_avg=rows["Volume"].rolling(30).mean(),
+                           adj_close_rolling_med=rows["Adj Close"].rolling(30).median())
+        expected.append(rows.iloc[29:])
+    expected = pd.concat(expected).reset_index(drop=True)
+    assert len(features) == len(expected) == 7549 - 1 - 6 * 29
+    assert features[["Symbol", "Date"]].equals(expected[["Symbol", "Date"]])
+    for name in FEATURES:
+        np.testing.assert_allclose(features[name], expected[name], rtol=1e-12)
+
+
+def test_window_never_crosses_symbols_and_short_symbols_give_nothing() -> None:
+    frame = pl.DataFrame({
+        "Symbol": ["A"] * 40 + ["B"] * 35 + ["C"] * 10,
+        "Date": [f"2020-01-{i:02d}" for i in range(1, 41)] + [f"2020-02-{i:02d}" for i in range(1, 36)]
+        + [f"2020-03-{i:02d}" for i in range(1, 11)],
+        **{c: [1.0] * 85 for c in ("Open", "High", "Low", "Close")},
+        "Adj Close": [1.0] * 40 + [100.0] * 35 + [5.0] * 10,
+        "Volume": [10.0] * 40 + [1000.0] * 35 + [3.0] * 10,
+    })
+    out = rolling_features(frame.lazy()).collect()
+    assert out.group_by("Symbol").len().sort("Symbol").rows() == [("A", 11), ("B", 6)]
+    assert set(out.filter(pl.col("Symbol") == "B")["vol_moving_avg"]) == {1000.0}
+    assert set(out.filter(pl.col("Symbol") == "B")["adj_close_rolling_med"]) == {100.0}
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.floats(0, 1e9, allow_nan=False), min_size=30, max_size=80), st.integers(0, 50))
+def test_rolling_mean_property(volumes, split) -> None:
+    split = min(split, len(volumes))
+    symbols = ["X"] * split + ["Y"] * (len(volumes) - split)
+    dates = [f"2020-{1 + i // 28:02d}-{1 + i % 28:02d}" for i in range(len(volumes))]
+    frame = pl.DataFrame({"Symbol": symbols, "Date": dates, **{c: [1.0] * len(volumes) for c in
+                          ("Open", "High", "Low", "Close", "Adj Close")}, "Volume": volumes})
+    out = rolling_features(frame.lazy()).collect()
+    for symbol in ("X", "Y"):
+        series = pd.Series([v for s, v in zip(symbols, volumes) if s == symbol])
+        expected = series.rolling(30).mean().dropna().to_numpy()
+        np.testing.assert_allclose(out.filter(pl.col("Symbol") == symbol)["vol_moving_avg"].to_numpy(), expected,
+                                   rtol=1e-9, atol=1e-3)
+
+
+def test_layout_errors(tmp_path) -> None:
+    with pytest.raises(StockDataError, match="no stocks/\\*.csv or etfs/\\*.csv"):
+        scan_prices(str(tmp_path))
+    with pytest.raises(StockDataError, match="symbol metadata not found"):
+        read_metadata(str(tmp_path))
+    (tmp_path / "etfs").mkdir()
+    shutil.copy(STOCKS / "etfs" / "AGG.csv", tmp_path / "etfs" / "AGG.csv")
+    (tmp_path / "symbols_valid_meta.csv").write_text("Symbol,Security Name\nDIA,SPDR Dow Jones\n")
+    table = to_schema(scan_prices(str(tmp_path)), read_metadata(str(tmp_path))).collect()
+    assert table.height == 1258 and price_quality(table)["symbols_without_metadata"] == 1
