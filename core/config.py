@@ -96,7 +96,7 @@ class SourceSpec(StrictModel):
     lack by design (SKAB's anomaly-free recording has no label columns: all its points are normal).
     """
 
-    kind: Literal["csv", "csv_folder", "sql"]
+    kind: Literal["csv", "csv_folder", "sql", "stock_market"]
     path: Optional[str] = None
     url: Optional[str] = None
     url_env: Optional[str] = None
@@ -108,7 +108,12 @@ class SourceSpec(StrictModel):
 
     @model_validator(mode="after")
     def _check_kind(self) -> "SourceSpec":
-        if self.kind in ("csv", "csv_folder"):
+        if self.kind == "stock_market":
+            if not self.path:
+                raise ValueError("a stock_market source needs 'path' (the folder or s3:// prefix of the Kaggle layout)")
+            if self.url or self.url_env or self.table or self.group_column or self.missing_column_defaults:
+                raise ValueError("a stock_market source takes only 'path'")
+        elif self.kind in ("csv", "csv_folder"):
             if not self.path:
                 raise ValueError(f"a {self.kind} source needs 'path'")
             if self.url or self.url_env or self.table:
@@ -144,8 +149,9 @@ class SourceSpec(StrictModel):
 
     def describe(self) -> str:
         """A human-readable name for logs and errors, with any password hidden."""
-        if self.kind in ("csv", "csv_folder"):
-            return f"{self.kind}:{resolve_path(self.path or '')}"
+        if self.kind in ("csv", "csv_folder", "stock_market"):
+            path = self.path or ""
+            return f"{self.kind}:{path if '://' in path else resolve_path(path)}"
         from sqlalchemy.engine import make_url
 
         try:
@@ -208,6 +214,25 @@ class TimeseriesSpec(StrictModel):
         return self
 
 
+class DerivedFeatureSpec(StrictModel):
+    column: str
+    statistic: Literal["mean", "median"]
+
+
+class RollingFeaturesSpec(StrictModel):
+    """Features computed per group over the last ``window`` rows in ``order_column`` order.
+
+    Rows missing any ``require`` column are removed first (they are counted), and each group's
+    first ``window - 1`` rows, which have no complete window, are dropped.
+    """
+
+    group_column: str
+    order_column: str
+    window: int = Field(default=30, ge=2)
+    features: Dict[str, DerivedFeatureSpec] = Field(min_length=1)
+    require: List[str] = Field(default_factory=list)
+
+
 class ExpectationSpec(StrictModel):
     """An extra Great Expectations 1.x expectation, by its snake_case type and keyword arguments."""
 
@@ -242,9 +267,13 @@ class FeatureSelectionSpec(StrictModel):
 
 
 class CandidateSpec(StrictModel):
+    """A model to train. ``sample_rows`` trains on a seeded random sample of at most that many
+    train rows (recorded with the run), for estimators that cannot take every row in time."""
+
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     estimator: str
     params: Dict[str, Any] = Field(default_factory=dict)
+    sample_rows: Optional[int] = Field(default=None, ge=1)
 
     @field_validator("estimator")
     @classmethod
@@ -352,6 +381,7 @@ class UseCaseParameters(StrictModel):
     split: SplitSpec = SplitSpec()
     feature_selection: FeatureSelectionSpec = FeatureSelectionSpec()
     timeseries: Optional[TimeseriesSpec] = None
+    rolling: Optional[RollingFeaturesSpec] = None
     training: TrainingSpec
     slices: SliceSpec = SliceSpec()
     promotion: PromotionSpec = PromotionSpec()
@@ -364,7 +394,18 @@ class UseCaseParameters(StrictModel):
         unknown = sorted(set(self.feature_selection.always_keep) - set(self.schema_.feature_columns))
         if unknown:
             raise ValueError(f"feature_selection.always_keep names unknown features {unknown}")
-        if self.timeseries is None:
+        if self.timeseries is not None and self.rolling is not None:
+            raise ValueError("'timeseries' and 'rolling' are two different preparations: configure one")
+        if self.rolling is not None:
+            roll = self.rolling
+            needed = [roll.group_column, roll.order_column, *roll.require, *(f.column for f in roll.features.values())]
+            missing = sorted({c for c in needed if c not in self.schema_.columns})
+            if missing:
+                raise ValueError(f"rolling names columns missing from the schema: {missing}")
+            unknown = sorted(set(self.slices.features or []) - set(roll.features))
+            if unknown:
+                raise ValueError(f"slices.features names features the rolling section does not derive: {unknown}")
+        elif self.timeseries is None:
             unknown = sorted(set(self.slices.features or []) - set(self.schema_.feature_columns))
             if unknown:
                 raise ValueError(f"slices.features names unknown features {unknown}")

@@ -2,15 +2,23 @@
 
 Tabular use cases: rows are cleaned, split at random (seeded), and features selected by
 statistical tests. Time-series use cases (a ``timeseries:`` config section): whole recordings
-are split, and sliding windows become the rows. Both return the same five artifacts, so
-everything from the candidates on is shared.
+are split, and sliding windows become the rows. Rolling-feature use cases (a ``rolling:``
+section, such as stock volume): per-group rolling statistics become the model's inputs. All
+return the same five artifacts, so everything from the candidates on is shared.
 """
 
 from __future__ import annotations
 
 from core.config import UseCaseParameters
 from pipelines.ingestion import validated_dataset, validated_raw
-from steps.prepare.steps import fit_preprocessor, make_windows, select_features, split_by_group, split_dataset
+from steps.prepare.steps import (
+    engineer_rolling_features,
+    fit_preprocessor,
+    make_windows,
+    select_features,
+    split_by_group,
+    split_dataset,
+)
 from steps.validate.steps import check_data_integrity, check_train_test_drift
 
 
@@ -36,3 +44,23 @@ def windowed_preparation(params: UseCaseParameters):
     )
     preprocessor = fit_preprocessor(train_data, features)
     return train_data, validation_data, test_data, features, preprocessor
+
+
+def rolling_preparation(params: UseCaseParameters):
+    table_schema, rolling = params.schema_, params.rolling
+    raw_data = validated_raw(params, params.source, list(table_schema.columns), role="training")
+    check_data_integrity(raw_data, table_schema=table_schema, after="validation_gate")
+    feature_table = engineer_rolling_features(raw_data, rolling=rolling, after="validation_gate")
+    train_data, test_data = split_dataset(feature_table, split=params.split, target=table_schema.target)
+    features = list(rolling.features)
+    preprocessor = fit_preprocessor(train_data, features)
+    return train_data, None, test_data, features, preprocessor
+
+
+def preparation_for(params: UseCaseParameters):
+    """The preparation a config asks for."""
+    if params.timeseries is not None:
+        return windowed_preparation
+    if params.rolling is not None:
+        return rolling_preparation
+    return tabular_preparation

@@ -6,7 +6,7 @@ from zenml import pipeline
 
 from core.config import UseCaseParameters
 from pipelines.hooks import report_failure
-from pipelines.preparation import tabular_preparation, windowed_preparation
+from pipelines.preparation import preparation_for
 from steps.evaluate.steps import model_quality_gate, select_best_model
 from steps.registry.steps import promote_model, register_model, verify_registry_roundtrip
 from steps.slices.steps import analyze_slices
@@ -15,8 +15,7 @@ from steps.train.steps import train_candidate
 
 @pipeline(substitutions={"data_role": "training"}, on_failure=report_failure)
 def training(params: UseCaseParameters) -> None:
-    prepare = windowed_preparation if params.timeseries is not None else tabular_preparation
-    train_data, validation_data, test_data, features, preprocessor = prepare(params)
+    train_data, validation_data, test_data, features, preprocessor = preparation_for(params)(params)
     target, task = params.schema_.target, params.training.task
     tuning = {} if validation_data is None else {"validation_data": validation_data}
 

@@ -13,7 +13,7 @@ import numpy as np
 Direction = Literal["max", "min"]
 
 METRICS: Dict[str, Dict[str, Direction]] = {
-    "regression": {"r2": "max", "rmse": "min", "mae": "min", "mape": "min"},
+    "regression": {"r2": "max", "rmse": "min", "mse": "min", "mae": "min", "mape": "min"},
     "classification": {
         "accuracy": "max",
         "precision": "max",
@@ -27,7 +27,7 @@ METRICS: Dict[str, Dict[str, Direction]] = {
 
 
 def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> Dict[str, float]:
-    """R², RMSE, MAE and MAPE (as a fraction, not a percentage)."""
+    """R², RMSE, MSE, MAE and MAPE (as a fraction, not a percentage)."""
     from sklearn.metrics import (
         mean_absolute_error,
         mean_absolute_percentage_error,
@@ -37,9 +37,11 @@ def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> Dict[str, floa
 
     y_true = np.asarray(y_true, dtype=float)
     y_pred = np.asarray(y_pred, dtype=float)
+    mse = float(mean_squared_error(y_true, y_pred))
     return {
         "r2": float(r2_score(y_true, y_pred)),
-        "rmse": float(np.sqrt(mean_squared_error(y_true, y_pred))),
+        "rmse": float(np.sqrt(mse)),
+        "mse": mse,
         "mae": float(mean_absolute_error(y_true, y_pred)),
         "mape": float(mean_absolute_percentage_error(y_true, y_pred)),
     }

@@ -27,10 +27,34 @@ def read_source(spec: SourceSpec, columns: Optional[Sequence[str]] = None) -> pd
     unexpected column reaches validation and is reported there.
     """
     readers = {"csv": lambda: _read_csv(spec), "csv_folder": lambda: _read_csv_folder(spec),
-               "sql": lambda: _read_sql(spec, columns)}
+               "sql": lambda: _read_sql(spec, columns), "stock_market": lambda: _read_stock_market(spec)}
     frame = readers[spec.kind]()
     if frame.empty:
         raise SourceError(f"source {spec.describe()} returned an empty table (0 rows)")
+    return frame
+
+
+def _read_stock_market(spec: SourceSpec) -> pd.DataFrame:
+    """The Kaggle stock market layout, in the exact schema (see steps/ingest/stock_market.py),
+    with 0 prices turned into missing ones; the counts go to ``frame.attrs["quality"]``."""
+    from steps.ingest.stock_market import (
+        StockDataError,
+        price_quality,
+        read_metadata,
+        scan_prices,
+        to_schema,
+        zero_prices_to_missing,
+    )
+
+    root = spec.path or ""
+    root = root if "://" in root else str(resolve_path(root))
+    try:
+        table = to_schema(scan_prices(root), read_metadata(root)).collect()
+    except StockDataError as exc:
+        raise SourceError(str(exc)) from exc
+    quality = price_quality(table)
+    frame = zero_prices_to_missing(table).to_pandas()
+    frame.attrs["quality"] = quality
     return frame
 
 

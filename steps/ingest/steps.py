@@ -30,6 +30,8 @@ def extract_source(
             "rows": len(frame),
             "columns": list(map(str, frame.columns)),
             "duration_s": round(time.perf_counter() - started, 3),
+            # What the reader counted and resolved on the way (for example prices written as 0).
+            **({"quality": frame.attrs["quality"]} if "quality" in frame.attrs else {}),
         }
     )
     return frame

@@ -75,13 +75,24 @@ def to_schema(prices: pl.LazyFrame, metadata: pl.DataFrame) -> pl.LazyFrame:
     )
 
 
+def zero_prices_to_missing(frame: pl.DataFrame) -> pl.DataFrame:
+    """A price of exactly 0 is how the Yahoo Finance export writes "no price" (the published data
+    has about 20,000 rows with Open = 0): treat it as missing. Negative prices stay, for
+    validation to reject."""
+    return frame.with_columns([pl.when(pl.col(c) == 0).then(None).otherwise(pl.col(c)).alias(c)
+                               for c in PRICE_COLUMNS])
+
+
 def price_quality(frame: pl.DataFrame) -> Dict[str, int]:
-    """Counts that the quality report needs: rows, symbols, rows without prices, duplicates."""
+    """Counts for the quality report: rows, symbols, rows without prices (missing or 0),
+    duplicates and symbols without metadata. Run it before ``zero_prices_to_missing``."""
     missing_price = pl.any_horizontal([pl.col(c).is_null() | pl.col(c).is_nan() for c in PRICE_COLUMNS])
+    zero_price = pl.any_horizontal([pl.col(c) == 0 for c in PRICE_COLUMNS])
     return {
         "rows": frame.height,
         "symbols": frame["Symbol"].n_unique(),
         "rows_without_prices": int(frame.select(missing_price.sum()).item()),
+        "rows_with_zero_prices": int(frame.select(zero_price.fill_null(False).sum()).item()),
         "rows_without_volume": int(frame["Volume"].is_null().sum()),
         "duplicate_symbol_dates": int(frame.height - frame.select(["Symbol", "Date"]).n_unique()),
         "symbols_without_metadata": int(frame.filter(pl.col("Security Name").is_null())["Symbol"].n_unique()),

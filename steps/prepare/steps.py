@@ -10,7 +10,8 @@ from sklearn.compose import ColumnTransformer
 from typing_extensions import Annotated
 from zenml import ArtifactConfig, log_metadata, step
 
-from core.config import FeatureSelectionSpec, SchemaSpec, SplitSpec, TimeseriesSpec
+from core.config import FeatureSelectionSpec, RollingFeaturesSpec, SchemaSpec, SplitSpec, TimeseriesSpec
+from materializers.partitioned_parquet import PartitionedParquetMaterializer
 from steps.prepare.cleaning import CLIENT_ID, clean_records
 from steps.prepare.preprocess import build_preprocessor, split_frame
 from steps.prepare.selection import kept_features, univariate_selection
@@ -34,7 +35,11 @@ def clean_dataset(
 
 
 def _ids_fingerprint(frame: pd.DataFrame) -> str:
-    return hashlib.sha256("\n".join(sorted(frame[CLIENT_ID])).encode()).hexdigest()[:16]
+    """Identifies which rows a split side holds: by client id, or by content without ids."""
+    if CLIENT_ID in frame.columns:
+        return hashlib.sha256("\n".join(sorted(frame[CLIENT_ID])).encode()).hexdigest()[:16]
+    rows = pd.util.hash_pandas_object(frame, index=False).sort_values().to_numpy()
+    return hashlib.sha256(rows.tobytes()).hexdigest()[:16]
 
 
 @step
@@ -145,3 +150,37 @@ def make_windows(
         "features": len(features),
     })
     return train, validation, test, features
+
+
+@step(output_materializers={"feature_table": PartitionedParquetMaterializer})
+def engineer_rolling_features(
+    raw_data: pd.DataFrame, rolling: RollingFeaturesSpec
+) -> Annotated[pd.DataFrame, "feature_table"]:
+    """Per-group rolling features, stored as Parquet partitioned by year of the order column.
+
+    Rows missing a required value and each group's first ``window - 1`` rows are dropped and
+    counted (step metadata), so the quality report shows what was removed and why.
+    """
+    import polars as pl
+
+    from steps.prepare.rolling import drop_incomplete_rows, rolling_features
+
+    frame = pl.from_pandas(raw_data).lazy()
+    complete = drop_incomplete_rows(frame, rolling.require).collect()
+    features = rolling_features(
+        complete.lazy(), rolling.window, rolling.group_column, rolling.order_column,
+        {name: (spec.column, spec.statistic) for name, spec in rolling.features.items()}, require=(),
+    ).collect()
+    table = features.with_columns(pl.col(rolling.order_column).cast(pl.String).str.slice(0, 4).alias("year"))
+    log_metadata(metadata={
+        "rows_in": len(raw_data),
+        "rows_missing_required_values": len(raw_data) - complete.height,
+        "rows_without_full_window": complete.height - features.height,
+        "rows_out": features.height,
+        "groups": int(features[rolling.group_column].n_unique()),
+        "window": rolling.window,
+        "partitioned_by": "year",
+    })
+    result = table.to_pandas()
+    result.attrs["partition_by"] = "year"
+    return result

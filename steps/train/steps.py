@@ -19,6 +19,9 @@ from steps.train.factory import SKOPS_TRUSTED_TYPES, make_estimator
 from steps.train.threshold import ThresholdClassifier, tune_threshold
 
 
+SAMPLE_SEED = 0  # for candidates trained on a sample of the train split (CandidateSpec.sample_rows)
+
+
 @step(experiment_tracker=True, settings={"experiment_tracker": {"nested": True}})
 def train_candidate(
     train_data: pd.DataFrame,
@@ -38,7 +41,10 @@ def train_candidate(
     data, a classifier's decision threshold is tuned there (F1) and travels inside the model.
     """
     estimator = make_estimator(candidate.estimator, candidate.params)
-    estimator.fit(preprocessor.transform(train_data[selected_features]), train_data[target])
+    fit_rows = train_data
+    if candidate.sample_rows is not None and len(train_data) > candidate.sample_rows:
+        fit_rows = train_data.sample(n=candidate.sample_rows, random_state=SAMPLE_SEED)
+    estimator.fit(preprocessor.transform(fit_rows[selected_features]), fit_rows[target])
     model = Pipeline([("preprocess", preprocessor), ("model", estimator)])
     threshold = None
     if validation_data is not None and task == "classification":
@@ -58,7 +64,8 @@ def train_candidate(
     example = model_inputs(model, test_data).head(5)
     warnings.filterwarnings("ignore", message=".*Inferred schema contains integer column", category=UserWarning)
     mlflow.log_params({"candidate": candidate.name, "estimator": candidate.estimator, **candidate.params})
-    mlflow.log_params({"features": ",".join(selected_features), "train_rows": len(train_data)})
+    mlflow.log_params({"features": ",".join(selected_features), "train_rows": len(train_data),
+                       "fit_rows": len(fit_rows), "fit_sample_seed": SAMPLE_SEED if len(fit_rows) < len(train_data) else None})
     mlflow.log_metrics({f"test_{k}": v for k, v in metrics.items()})
     mlflow.log_metrics({f"train_{k}": v for k, v in train_metrics.items()})
     model_info = mlflow.sklearn.log_model(
@@ -79,6 +86,8 @@ def train_candidate(
         "mlflow_run_id": run_id,
         "mlflow_model_uri": model_info.model_uri,
         "decision_threshold": threshold,
+        "train_rows": len(train_data),
+        "fit_rows": len(fit_rows),
     }
     log_metadata(metadata={"candidate": candidate.name, "test_metrics": metrics, "mlflow_run_id": run_id})
     return model, evaluation

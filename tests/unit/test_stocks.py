@@ -32,9 +32,18 @@ def test_schema_is_exact(table) -> None:
 
 def test_quality_counts_the_real_row_without_prices(table) -> None:
     quality = price_quality(table)
-    assert quality == {"rows": 7549, "symbols": 6, "rows_without_prices": 1, "rows_without_volume": 1,
-                       "duplicate_symbol_dates": 0, "symbols_without_metadata": 0}
+    assert quality == {"rows": 7549, "symbols": 6, "rows_without_prices": 1, "rows_with_zero_prices": 0,
+                       "rows_without_volume": 1, "duplicate_symbol_dates": 0, "symbols_without_metadata": 0}
     assert table.filter(pl.col("Open").is_null())["Date"].to_list() == ["2016-01-18"]
+
+
+def test_zero_prices_become_missing_and_are_counted(table) -> None:
+    from steps.ingest.stock_market import zero_prices_to_missing
+
+    broken = table.with_columns(pl.when(pl.int_range(pl.len()) < 3).then(0.0).otherwise(pl.col("Open")).alias("Open"))
+    assert price_quality(broken)["rows_with_zero_prices"] == 3
+    cleaned = zero_prices_to_missing(broken)
+    assert cleaned["Open"].is_null().sum() == 3 + 1 and (cleaned["Open"].drop_nulls() > 0).all()
 
 
 def test_features_match_a_direct_per_symbol_pandas_computation(table) -> None:

@@ -1,0 +1,104 @@
+"""Stock volume on the shipped slice: exact schema, validation, rolling features stored as
+year-partitioned Parquet, two candidates (one on a recorded sample), registry round trip."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from core.config import RunConfig
+from core.launch import PipelineFailed, run_training
+from steps.evaluate.metrics import regression_metrics
+from tests.conftest import PROJECT_ROOT
+
+pytestmark = pytest.mark.pipeline
+
+STOCKS_CONFIG = PROJECT_ROOT / "configs" / "stocks.yaml"
+
+
+def _client():
+    from zenml.client import Client
+
+    return Client()
+
+
+def _config(mutate=None) -> RunConfig:
+    raw = yaml.safe_load(STOCKS_CONFIG.read_text())
+    if mutate:
+        mutate(raw)
+    return RunConfig.model_validate(raw)
+
+
+def _step(run, name):
+    return _client().get_pipeline_run(run.id).steps[name]
+
+
+@pytest.fixture(scope="module")
+def stocks_run(local_stack):
+    def sample_the_forest(raw):  # exercise sampling on the small slice
+        raw["parameters"]["training"]["candidates"][0]["sample_rows"] = 2000
+
+    return run_training(_config(sample_the_forest))
+
+
+def test_feature_table_is_year_partitioned_parquet_with_counted_drops(stocks_run) -> None:
+    step = _step(stocks_run, "engineer_rolling_features")
+    assert step.run_metadata["rows_missing_required_values"] == 1  # CAT, 2016-01-18
+    assert step.run_metadata["rows_without_full_window"] == 6 * 29
+    assert step.run_metadata["rows_out"] == 7549 - 1 - 6 * 29
+    artifact = step.outputs["feature_table"][0]
+    partitions = sorted(p.name for p in (Path(artifact.uri) / "dataset").iterdir())
+    assert partitions == [f"year={y}" for y in range(2015, 2020)]
+    table = artifact.load()
+    assert len(table) == 7374 and table.attrs["partition_by"] == "year"
+    aapl = table[table["Symbol"] == "AAPL"].sort_values("Date")
+    raw = pd.read_csv(PROJECT_ROOT / "data" / "stocks" / "stocks" / "AAPL.csv")
+    np.testing.assert_allclose(aapl["vol_moving_avg"], raw["Volume"].rolling(30).mean().dropna())
+    quality = _step(stocks_run, "extract_source").run_metadata["quality"]
+    assert quality["rows_without_prices"] == 1 and quality["symbols"] == 6
+
+
+def test_models_meet_the_gate_and_record_how_they_were_fit(stocks_run) -> None:
+    model = _step(stocks_run, "select_best_model").outputs["model"][0].load()
+    test = _step(stocks_run, "split_dataset").outputs["test_data"][0].load()
+    metrics = regression_metrics(test["Volume"], model.predict(test[list(model.feature_names_in_)]))
+    assert metrics["r2"] >= 0.5 and "mse" in metrics
+    assert list(model.feature_names_in_) == ["vol_moving_avg", "adj_close_rolling_med"]
+    forest = _step(stocks_run, "train_random_forest").outputs["candidate_evaluation"][0].load()
+    boosting = _step(stocks_run, "train_lightgbm").outputs["candidate_evaluation"][0].load()
+    assert forest["fit_rows"] == 2000 < forest["train_rows"]
+    assert boosting["fit_rows"] == boosting["train_rows"] == round(7374 * 0.8)
+    assert _step(stocks_run, "verify_registry_roundtrip").outputs["registry_check"][0].load()["verified"]
+
+
+def _bad_copy(tmp_path: Path, edit) -> RunConfig:
+    root = tmp_path / "stocks"
+    shutil.copytree(PROJECT_ROOT / "data" / "stocks", root)
+    edit(root)
+    return _config(lambda raw: raw["parameters"]["source"].update(path=str(root)))
+
+
+def test_high_below_low_stops_at_the_gate(local_stack, tmp_path) -> None:
+    def invert(root: Path) -> None:
+        path = root / "stocks" / "CSCO.csv"
+        frame = pd.read_csv(path)
+        frame.loc[10, ["High", "Low"]] = frame.loc[10, ["Low", "High"]].to_numpy() - [1.0, 0.0]
+        frame.to_csv(path, index=False)
+
+    with pytest.raises(PipelineFailed) as error:
+        run_training(_bad_copy(tmp_path, invert))
+    assert "expect_column_pair_values_a_to_be_greater_than_b" in str(error.value)
+
+
+def test_symbol_missing_from_metadata_stops_at_the_gate(local_stack, tmp_path) -> None:
+    def orphan(root: Path) -> None:
+        shutil.copy(root / "etfs" / "DIA.csv", root / "etfs" / "ZZZZ.csv")
+
+    with pytest.raises(PipelineFailed) as error:
+        run_training(_bad_copy(tmp_path, orphan))
+    assert "expect_column_values_to_not_be_null on column 'Security Name'" in str(error.value)
