@@ -63,7 +63,7 @@ def _where_to_look(run) -> None:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def cli() -> None:
-    """MLOps pipelines on ZenML. Pipelines: training, batch_inference. Setup: seed."""
+    """MLOps pipelines on ZenML. Pipelines: training, batch_inference. API: serve. Setup: seed."""
 
 
 @cli.command()
@@ -94,6 +94,27 @@ def batch_inference(config_path: str, no_cache: bool) -> None:
     click.echo(f"Predictions: {stored['rows_written']} rows appended to {stored['table']} "
                f"({stored['rows_in_table']} rows in the table)")
     _where_to_look(run)
+
+
+@cli.command()
+@CONFIG_OPTION
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
+def serve(config_path: str, host: str, port: int) -> None:
+    """Serve the production model over HTTP (GET /predict, /health, /docs)."""
+    import uvicorn
+
+    from serving.app import app_for_config
+    from serving.model_source import NoProductionModel
+
+    config = _load(config_path)
+    if config.parameters.serving is None:
+        raise click.ClickException("this config has no 'serving' section: it defines no prediction API")
+    try:
+        app = app_for_config(config)
+    except NoProductionModel as exc:
+        raise click.ClickException(str(exc)) from exc
+    uvicorn.run(app, host=host, port=port, log_level="info")
 
 
 @cli.command()

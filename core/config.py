@@ -370,6 +370,20 @@ class InferenceSpec(StrictModel):
     drift: DriftSpec = DriftSpec()
 
 
+class ServingFeatureSpec(StrictModel):
+    min: Optional[float] = None
+    max: Optional[float] = None
+    description: str = ""
+
+
+class ServingSpec(StrictModel):
+    """The prediction API (serving/): its query parameters (the model's inputs, with bounds),
+    and how often it checks the registry for a newly promoted version (0: only on request)."""
+
+    features: Dict[str, ServingFeatureSpec] = Field(min_length=1)
+    reload_interval_seconds: float = Field(default=30.0, ge=0.0)
+
+
 class UseCaseParameters(StrictModel):
     """Everything a use case needs besides the ZenML model and settings."""
 
@@ -386,6 +400,7 @@ class UseCaseParameters(StrictModel):
     slices: SliceSpec = SliceSpec()
     promotion: PromotionSpec = PromotionSpec()
     inference: Optional[InferenceSpec] = None
+    serving: Optional[ServingSpec] = None
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

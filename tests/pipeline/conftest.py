@@ -68,3 +68,25 @@ def inference_run(trained_run, make_config):
     from core.launch import run_batch_inference
 
     return run_batch_inference(make_config())
+
+
+STOCKS_CONFIG = PROJECT_ROOT / "configs" / "stocks.yaml"
+
+
+def stocks_config(mutate: Callable[[dict], None] | None = None) -> RunConfig:
+    raw = yaml.safe_load(STOCKS_CONFIG.read_text())
+    if mutate is not None:
+        mutate(raw)
+    return RunConfig.model_validate(raw)
+
+
+@pytest.fixture(scope="session")
+def stocks_run(local_stack):
+    """Stock volume trained on the shipped slice; the forest on a 2,000-row sample, to
+    exercise sampling on small data. Its model becomes the production version."""
+    from core.launch import run_training
+
+    def sample_the_forest(raw: dict) -> None:
+        raw["parameters"]["training"]["candidates"][0]["sample_rows"] = 2000
+
+    return run_training(stocks_config(sample_the_forest))

@@ -9,17 +9,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
-
 from core.config import RunConfig
 from core.launch import PipelineFailed, run_training
 from steps.evaluate.metrics import regression_metrics
 from tests.conftest import PROJECT_ROOT
+from tests.pipeline.conftest import stocks_config
 
 pytestmark = pytest.mark.pipeline
-
-STOCKS_CONFIG = PROJECT_ROOT / "configs" / "stocks.yaml"
-
 
 def _client():
     from zenml.client import Client
@@ -28,22 +24,11 @@ def _client():
 
 
 def _config(mutate=None) -> RunConfig:
-    raw = yaml.safe_load(STOCKS_CONFIG.read_text())
-    if mutate:
-        mutate(raw)
-    return RunConfig.model_validate(raw)
+    return stocks_config(mutate)
 
 
 def _step(run, name):
     return _client().get_pipeline_run(run.id).steps[name]
-
-
-@pytest.fixture(scope="module")
-def stocks_run(local_stack):
-    def sample_the_forest(raw):  # exercise sampling on the small slice
-        raw["parameters"]["training"]["candidates"][0]["sample_rows"] = 2000
-
-    return run_training(_config(sample_the_forest))
 
 
 def test_feature_table_is_year_partitioned_parquet_with_counted_drops(stocks_run) -> None:

@@ -1,0 +1,119 @@
+"""The prediction API.
+
+    GET  /predict?<feature>=<float>&...   the prediction, with the model's name and version
+    GET  /health                          the loaded model version
+    POST /reload                          load the current production version now
+    GET  /docs, /openapi.json             the API's documentation and schema
+
+The query parameters come from the config's ``serving.features`` (for stocks:
+``vol_moving_avg`` and ``adj_close_rolling_med``, both >= 0), so a missing parameter, a
+non-number, NaN, infinity or an out-of-range value is a 422 that names the parameter, never a
+500. A background task checks the registry every ``reload_interval_seconds`` and swaps in a
+newly promoted version; requests keep using the old one until the new one is loaded.
+"""
+
+# No `from __future__ import annotations` here: FastAPI must see the runtime-built query model
+# itself, not a string it would look up in module globals.
+
+import asyncio
+import contextlib
+import threading
+from typing import Callable, Dict, Optional
+
+import numpy as np
+import pandas as pd
+from fastapi import FastAPI, HTTPException, Query
+from pydantic import BaseModel, ConfigDict, Field, create_model
+from typing_extensions import Annotated
+
+from core.config import ServingFeatureSpec
+from serving.model_source import LoadedModel
+
+
+class Health(BaseModel):
+    status: str
+    model_name: str
+    model_version: str
+    loaded_at: str
+
+
+def _query_model(features: Dict[str, ServingFeatureSpec]) -> "type[BaseModel]":
+    fields = {
+        name: (float, Field(..., ge=spec.min, le=spec.max, allow_inf_nan=False, description=spec.description or name))
+        for name, spec in features.items()
+    }
+    return create_model("PredictQuery", __config__=ConfigDict(extra="forbid"), **fields)
+
+
+def create_app(
+    model_name: str,
+    target: str,
+    features: Dict[str, ServingFeatureSpec],
+    load: Callable[[str], LoadedModel],
+    probe: Callable[[str], Optional[str]],
+    reload_interval_seconds: float = 30.0,
+) -> FastAPI:
+    """An app serving ``model_name``; ``load`` and ``probe`` reach the registry (see model_source)."""
+    state: Dict[str, LoadedModel] = {"current": load(model_name)}
+    swap = threading.Lock()
+    answer_key = f"predicted_{target.lower().replace(' ', '_')}"
+    order = list(features)
+    QueryModel = _query_model(features)
+    Prediction = create_model("Prediction", **{answer_key: (float, ...), "model_name": (str, ...),
+                                               "model_version": (str, ...)})
+
+    def reload() -> LoadedModel:
+        fresh = load(model_name)
+        with swap:
+            state["current"] = fresh
+        return fresh
+
+    async def follow_promotions() -> None:
+        while True:
+            await asyncio.sleep(reload_interval_seconds)
+            with contextlib.suppress(Exception):  # a registry hiccup must not stop the API
+                version = await asyncio.to_thread(probe, model_name)
+                if version is not None and version != state["current"].version:
+                    await asyncio.to_thread(reload)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI):
+        task = asyncio.create_task(follow_promotions()) if reload_interval_seconds > 0 else None
+        yield
+        if task is not None:
+            task.cancel()
+
+    app = FastAPI(title=f"{model_name} prediction API",
+                  description=f"Predicts {target} with the production version of model '{model_name}'.",
+                  lifespan=lifespan)
+
+    def health_of(loaded: LoadedModel) -> Health:
+        return Health(status="ok", model_name=loaded.name, model_version=loaded.version, loaded_at=loaded.loaded_at)
+
+    @app.get("/predict", response_model=Prediction)
+    def predict(query: Annotated[QueryModel, Query()]):  # type: ignore[valid-type]
+        loaded = state["current"]
+        row = pd.DataFrame([[getattr(query, name) for name in order]], columns=order)
+        value = float(np.asarray(loaded.model.predict(row)).ravel()[0])
+        if not np.isfinite(value):
+            raise HTTPException(status_code=422, detail="the model returned no finite prediction for these inputs")
+        return {answer_key: value, "model_name": loaded.name, "model_version": loaded.version}
+
+    @app.get("/health", response_model=Health)
+    def health() -> Health:
+        return health_of(state["current"])
+
+    @app.post("/reload", response_model=Health)
+    def reload_now() -> Health:
+        return health_of(reload())
+
+    return app
+
+
+def app_for_config(config) -> FastAPI:
+    """The API for a use-case config (``parameters.serving`` must be set)."""
+    from serving.model_source import load_production, production_version
+
+    serving = config.parameters.serving
+    return create_app(config.model.name, config.parameters.schema_.target, dict(serving.features),
+                      load_production, production_version, serving.reload_interval_seconds)
