@@ -100,7 +100,9 @@ def batch_inference(config_path: str, no_cache: bool) -> None:
 @CONFIG_OPTION
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
-def serve(config_path: str, host: str, port: int) -> None:
+@click.option("--log-level", default="info", show_default=True,
+              type=click.Choice(["debug", "info", "warning", "error"]), help="uvicorn's; 'warning' drops access logs.")
+def serve(config_path: str, host: str, port: int, log_level: str) -> None:
     """Serve the production model over HTTP (GET /predict, /health, /docs)."""
     import uvicorn
 
@@ -114,7 +116,7 @@ def serve(config_path: str, host: str, port: int) -> None:
         app = app_for_config(config)
     except NoProductionModel as exc:
         raise click.ClickException(str(exc)) from exc
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    uvicorn.run(app, host=host, port=port, log_level=log_level)
 
 
 @cli.command()
