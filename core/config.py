@@ -92,8 +92,10 @@ class SourceSpec(StrictModel):
 
     A ``csv_folder`` reads every file matching ``pattern`` under ``path`` with ``separator`` and
     adds ``group_column`` holding the file's path relative to the folder (for example the
-    experiment a recording belongs to). ``missing_column_defaults`` fills columns that some files
-    lack by design (SKAB's anomaly-free recording has no label columns: all its points are normal).
+    experiment a recording belongs to). ``missing_column_defaults`` fills columns that the files
+    matching ``missing_column_defaults_for`` (a glob relative to the folder) lack by design:
+    SKAB's anomaly-free recording has no label columns, all its points are normal. Any other file
+    that lacks a column is an error, so a recording that lost its labels is never read as normal.
     """
 
     kind: Literal["csv", "csv_folder", "sql", "stock_market"]
@@ -105,13 +107,15 @@ class SourceSpec(StrictModel):
     pattern: str = "**/*.csv"
     group_column: Optional[str] = None
     missing_column_defaults: Dict[str, Any] = Field(default_factory=dict)
+    missing_column_defaults_for: Optional[str] = None
 
     @model_validator(mode="after")
     def _check_kind(self) -> "SourceSpec":
         if self.kind == "stock_market":
             if not self.path:
                 raise ValueError("a stock_market source needs 'path' (the folder or s3:// prefix of the Kaggle layout)")
-            if self.url or self.url_env or self.table or self.group_column or self.missing_column_defaults:
+            if (self.url or self.url_env or self.table or self.group_column or self.missing_column_defaults
+                    or self.missing_column_defaults_for):
                 raise ValueError("a stock_market source takes only 'path'")
         elif self.kind in ("csv", "csv_folder"):
             if not self.path:
@@ -122,10 +126,14 @@ class SourceSpec(StrictModel):
                 raise ValueError("a csv_folder source needs 'group_column' (the column naming each file)")
             if self.kind == "csv" and (self.group_column or self.missing_column_defaults):
                 raise ValueError("'group_column' and 'missing_column_defaults' apply to csv_folder sources")
+            if bool(self.missing_column_defaults) != bool(self.missing_column_defaults_for):
+                raise ValueError("'missing_column_defaults' and 'missing_column_defaults_for' (the files they "
+                                 "apply to) go together")
         else:
             # Compared with the defaults, not with the fields set: ZenML round-trips step
             # parameters through a dict that carries every default.
-            file_only = [name for name in ("separator", "pattern", "group_column", "missing_column_defaults")
+            file_only = [name for name in ("separator", "pattern", "group_column", "missing_column_defaults",
+                                           "missing_column_defaults_for")
                          if getattr(self, name) != type(self).model_fields[name].get_default(call_default_factory=True)]
             if file_only:
                 raise ValueError(f"a sql source does not take {file_only}")

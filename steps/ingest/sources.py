@@ -94,10 +94,12 @@ def _read_csv_folder(spec: SourceSpec) -> pd.DataFrame:
     frames = []
     for path in files:
         frame = _read_csv_file(path, spec.separator)
-        for column, value in spec.missing_column_defaults.items():
-            if column not in frame.columns:
-                frame[column] = value
-        frame.insert(0, spec.group_column, str(path.relative_to(folder)))
+        relative = path.relative_to(folder)
+        if spec.missing_column_defaults_for and relative.match(spec.missing_column_defaults_for):
+            for column, value in spec.missing_column_defaults.items():
+                if column not in frame.columns:
+                    frame[column] = value
+        frame.insert(0, spec.group_column, str(relative))
         frames.append(frame)
     columns = {tuple(f.columns) for f in frames}
     if len(columns) > 1:

@@ -54,6 +54,21 @@ def test_missing_sensor_column_names_the_file(skab_copy) -> None:
         read_source(_spec(skab_copy))
 
 
+def test_a_recording_without_labels_is_an_error_unless_meant_to_be(skab_copy) -> None:
+    """Defaults fill the anomaly-free recording only: a valve file that lost its labels must
+    not be read as all-normal."""
+    shutil.copy(PROJECT_ROOT / "data" / "skab" / "anomaly-free" / "anomaly-free.csv", skab_copy / "valve1" / "2.csv")
+    spec = SourceSpec(kind="csv_folder", path=str(skab_copy), pattern="*/*.csv", separator=";",
+                      group_column="experiment", missing_column_defaults={"anomaly": 0.0, "changepoint": 0.0},
+                      missing_column_defaults_for="anomaly-free/*.csv")
+    with pytest.raises(SourceError, match=r"valve1/2.csv does not have the columns.*missing \['anomaly', 'changepoint'\]"):
+        read_source(spec)
+    (skab_copy / "anomaly-free").mkdir()
+    shutil.move(skab_copy / "valve1" / "2.csv", skab_copy / "anomaly-free" / "anomaly-free.csv")
+    table = read_source(spec)
+    assert (table.loc[table["experiment"] == "anomaly-free/anomaly-free.csv", "anomaly"] == 0).all()
+
+
 def test_wrong_separator_is_named(skab_copy) -> None:
     frame = pd.read_csv(skab_copy / "valve1/1.csv", sep=";")
     frame.to_csv(skab_copy / "valve1/1.csv", sep=",", index=False)

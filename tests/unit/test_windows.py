@@ -23,7 +23,8 @@ SENSORS = ["Accelerometer1RMS", "Accelerometer2RMS", "Current", "Pressure", "Tem
 @pytest.fixture(scope="module")
 def skab() -> pd.DataFrame:
     spec = SourceSpec(kind="csv_folder", path=str(SKAB), pattern="*/*.csv", separator=";",
-                      group_column="experiment", missing_column_defaults={"anomaly": 0.0, "changepoint": 0.0})
+                      group_column="experiment", missing_column_defaults={"anomaly": 0.0, "changepoint": 0.0},
+                      missing_column_defaults_for="anomaly-free/*.csv")
     return read_source(spec)
 
 
