@@ -17,14 +17,7 @@ from typing import Dict, Sequence, Tuple
 
 import polars as pl
 
-from steps.ingest.stock_market import PRICE_COLUMNS
-
-WINDOW = 30
-STOCK_FEATURES: Dict[str, Tuple[str, str]] = {
-    "vol_moving_avg": ("Volume", "mean"),
-    "adj_close_rolling_med": ("Adj Close", "median"),
-}
-FEATURES = list(STOCK_FEATURES)
+PARTITION_COLUMN = "year"
 
 
 def drop_incomplete_rows(frame: pl.LazyFrame, require: Sequence[str]) -> pl.LazyFrame:
@@ -36,16 +29,36 @@ def drop_incomplete_rows(frame: pl.LazyFrame, require: Sequence[str]) -> pl.Lazy
     return frame.filter(pl.all_horizontal(present))
 
 
-def rolling_features(frame: pl.LazyFrame, window: int = WINDOW, group: str = "Symbol", order: str = "Date",
-                     features: Dict[str, Tuple[str, str]] = STOCK_FEATURES,
-                     require: Sequence[str] = (*PRICE_COLUMNS, "Volume")) -> pl.LazyFrame:
+def rolling_features(frame: pl.LazyFrame, window: int, group: str, order: str,
+                     features: Dict[str, Tuple[str, str]]) -> pl.LazyFrame:
     """Add each ``name: (column, statistic)`` feature per group; keep rows with a full window."""
     statistics = {"mean": lambda c: c.rolling_mean(window_size=window),
                   "median": lambda c: c.rolling_median(window_size=window)}
     return (
-        drop_incomplete_rows(frame, require)
-        .sort([group, order])
+        frame.sort([group, order])
         .with_columns([statistics[stat](pl.col(column)).over(group).alias(name)
                        for name, (column, stat) in features.items()])
         .drop_nulls(list(features))
     )
+
+
+def build_feature_table(frame: pl.DataFrame, window: int, group: str, order: str,
+                        features: Dict[str, Tuple[str, str]], require: Sequence[str]
+                        ) -> Tuple[pl.DataFrame, Dict[str, int]]:
+    """The feature table and what was dropped on the way, for the quality record.
+
+    Adds ``year`` (the first four characters of the order column, a YYYY-MM-DD date) as the
+    Parquet partition key: one partition per year keeps files large enough to scan well, where
+    one per group would make thousands of small ones.
+    """
+    complete = drop_incomplete_rows(frame.lazy(), require).collect()
+    table = rolling_features(complete.lazy(), window, group, order, features).collect()
+    table = table.with_columns(pl.col(order).cast(pl.String).str.slice(0, 4).alias(PARTITION_COLUMN))
+    counts = {
+        "rows_in": frame.height,
+        "rows_missing_required_values": frame.height - complete.height,
+        "rows_without_full_window": complete.height - table.height,
+        "rows_out": table.height,
+        "groups": int(table[group].n_unique()),
+    }
+    return table, counts

@@ -158,29 +158,18 @@ def engineer_rolling_features(
 ) -> Annotated[pd.DataFrame, "feature_table"]:
     """Per-group rolling features, stored as Parquet partitioned by year of the order column.
 
-    Rows missing a required value and each group's first ``window - 1`` rows are dropped and
-    counted (step metadata), so the quality report shows what was removed and why.
+    What was dropped (rows missing a required value, each group's first ``window - 1`` rows)
+    is counted in the step metadata, the quality record of this stage.
     """
     import polars as pl
 
-    from steps.prepare.rolling import drop_incomplete_rows, rolling_features
+    from steps.prepare.rolling import PARTITION_COLUMN, build_feature_table
 
-    frame = pl.from_pandas(raw_data).lazy()
-    complete = drop_incomplete_rows(frame, rolling.require).collect()
-    features = rolling_features(
-        complete.lazy(), rolling.window, rolling.group_column, rolling.order_column,
-        {name: (spec.column, spec.statistic) for name, spec in rolling.features.items()}, require=(),
-    ).collect()
-    table = features.with_columns(pl.col(rolling.order_column).cast(pl.String).str.slice(0, 4).alias("year"))
-    log_metadata(metadata={
-        "rows_in": len(raw_data),
-        "rows_missing_required_values": len(raw_data) - complete.height,
-        "rows_without_full_window": complete.height - features.height,
-        "rows_out": features.height,
-        "groups": int(features[rolling.group_column].n_unique()),
-        "window": rolling.window,
-        "partitioned_by": "year",
-    })
+    table, counts = build_feature_table(
+        pl.from_pandas(raw_data), rolling.window, rolling.group_column, rolling.order_column,
+        {name: (spec.column, spec.statistic) for name, spec in rolling.features.items()}, rolling.require,
+    )
+    log_metadata(metadata={**counts, "window": rolling.window, "partitioned_by": PARTITION_COLUMN})
     result = table.to_pandas()
-    result.attrs["partition_by"] = "year"
+    result.attrs["partition_by"] = PARTITION_COLUMN
     return result

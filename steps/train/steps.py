@@ -62,19 +62,20 @@ def train_candidate(
     # registry round trip checks that real inputs pass it. Its hint about integer columns
     # (they cannot hold missing values) does not apply: the schema forbids nulls in them.
     example = model_inputs(model, test_data).head(5)
-    warnings.filterwarnings("ignore", message=".*Inferred schema contains integer column", category=UserWarning)
     mlflow.log_params({"candidate": candidate.name, "estimator": candidate.estimator, **candidate.params})
     mlflow.log_params({"features": ",".join(selected_features), "train_rows": len(train_data),
                        "fit_rows": len(fit_rows), "fit_sample_seed": SAMPLE_SEED if len(fit_rows) < len(train_data) else None})
     mlflow.log_metrics({f"test_{k}": v for k, v in metrics.items()})
     mlflow.log_metrics({f"train_{k}": v for k, v in train_metrics.items()})
-    model_info = mlflow.sklearn.log_model(
-        model,
-        name="model",
-        signature=infer_signature(example, model.predict(example)),
-        input_example=example,
-        skops_trusted_types=SKOPS_TRUSTED_TYPES,
-    )
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*Inferred schema contains integer column", category=UserWarning)
+        model_info = mlflow.sklearn.log_model(
+            model,
+            name="model",
+            signature=infer_signature(example, model.predict(example)),
+            input_example=example,
+            skops_trusted_types=SKOPS_TRUSTED_TYPES,
+        )
     run_id = mlflow.active_run().info.run_id
 
     evaluation = {

@@ -10,7 +10,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from steps.ingest.stock_market import SCHEMA, StockDataError, price_quality, read_metadata, scan_prices, to_schema
-from steps.prepare.rolling import FEATURES, rolling_features
+from steps.ingest.stock_market import PRICE_COLUMNS
+from steps.prepare.rolling import build_feature_table, rolling_features
+
+STOCK_FEATURES = {"vol_moving_avg": ("Volume", "mean"), "adj_close_rolling_med": ("Adj Close", "median")}
+REQUIRE = [*PRICE_COLUMNS, "Volume"]
+
+
+def stock_features(frame: pl.DataFrame) -> pl.DataFrame:
+    table, _ = build_feature_table(frame, 30, "Symbol", "Date", STOCK_FEATURES, REQUIRE)
+    return table
 from tests.conftest import PROJECT_ROOT
 
 STOCKS = PROJECT_ROOT / "data" / "stocks"
@@ -47,7 +56,11 @@ def test_zero_prices_become_missing_and_are_counted(table) -> None:
 
 
 def test_features_match_a_direct_per_symbol_pandas_computation(table) -> None:
-    features = rolling_features(table.lazy()).collect().to_pandas()
+    features, counts = build_feature_table(table, 30, "Symbol", "Date", STOCK_FEATURES, REQUIRE)
+    assert counts == {"rows_in": 7549, "rows_missing_required_values": 1, "rows_without_full_window": 6 * 29,
+                      "rows_out": 7549 - 1 - 6 * 29, "groups": 6}
+    assert sorted(features["year"].unique()) == ["2015", "2016", "2017", "2018", "2019"]
+    features = features.to_pandas()
     frame = table.to_pandas().dropna(subset=["Open", "Adj Close", "Volume"]).sort_values(["Symbol", "Date"])
     expected = []
     for _, rows in frame.groupby("Symbol"):  # one symbol at a time: nothing can cross
@@ -57,7 +70,7 @@ def test_features_match_a_direct_per_symbol_pandas_computation(table) -> None:
     expected = pd.concat(expected).reset_index(drop=True)
     assert len(features) == len(expected) == 7549 - 1 - 6 * 29
     assert features[["Symbol", "Date"]].equals(expected[["Symbol", "Date"]])
-    for name in FEATURES:
+    for name in STOCK_FEATURES:
         np.testing.assert_allclose(features[name], expected[name], rtol=1e-12)
 
 
@@ -70,7 +83,7 @@ def test_window_never_crosses_symbols_and_short_symbols_give_nothing() -> None:
         "Adj Close": [1.0] * 40 + [100.0] * 35 + [5.0] * 10,
         "Volume": [10.0] * 40 + [1000.0] * 35 + [3.0] * 10,
     })
-    out = rolling_features(frame.lazy()).collect()
+    out = stock_features(frame)
     assert out.group_by("Symbol").len().sort("Symbol").rows() == [("A", 11), ("B", 6)]
     assert set(out.filter(pl.col("Symbol") == "B")["vol_moving_avg"]) == {1000.0}
     assert set(out.filter(pl.col("Symbol") == "B")["adj_close_rolling_med"]) == {100.0}
@@ -84,7 +97,7 @@ def test_rolling_mean_property(volumes, split) -> None:
     dates = [f"2020-{1 + i // 28:02d}-{1 + i % 28:02d}" for i in range(len(volumes))]
     frame = pl.DataFrame({"Symbol": symbols, "Date": dates, **{c: [1.0] * len(volumes) for c in
                           ("Open", "High", "Low", "Close", "Adj Close")}, "Volume": volumes})
-    out = rolling_features(frame.lazy()).collect()
+    out = rolling_features(frame.lazy(), 30, "Symbol", "Date", STOCK_FEATURES).collect()
     for symbol in ("X", "Y"):
         series = pd.Series([v for s, v in zip(symbols, volumes) if s == symbol])
         expected = series.rolling(30).mean().dropna().to_numpy()
