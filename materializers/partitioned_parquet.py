@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from typing import Any, ClassVar, Dict, Tuple, Type
+from typing import TYPE_CHECKING, Any, ClassVar, Dict, Optional, Tuple, Type
 
 import pandas as pd
 from zenml.enums import ArtifactType, VisualizationType
@@ -19,6 +19,9 @@ from zenml.io import fileio
 from zenml.materializers.base_materializer import BaseMaterializer
 
 _DATASET = "dataset"
+
+if TYPE_CHECKING:
+    import polars as pl
 
 
 def _copy_tree(source: str, target: str) -> None:
@@ -40,22 +43,33 @@ def _download_tree(source: str, target: str) -> None:
             fileio.copy(os.path.join(folder, str(name)), os.path.join(destination, str(name)), overwrite=True)
 
 
+def write_dataset(table: "pl.DataFrame", folder: str, partition: Optional[str]) -> None:
+    """Write ``table`` to a local folder as Parquet, Hive-partitioned by ``partition`` if given.
+
+    Written by polars: on the 28-million-row stock feature table it takes 8 s where pyarrow's
+    ``write_dataset`` took 53 s (benchmarks/stocks_scale.py). A plain function so that the
+    benchmark times exactly what the pipeline writes.
+    """
+    import polars as pl
+
+    os.makedirs(folder, exist_ok=True)
+    if partition:  # the key lives in the folder names only (Hive), as pyarrow, Spark and Feast expect
+        table.lazy().sink_parquet(pl.PartitionBy(folder, key=partition, include_key=False))
+    else:
+        table.write_parquet(os.path.join(folder, "part-0.parquet"))
+
+
 class PartitionedParquetMaterializer(BaseMaterializer):
     ASSOCIATED_TYPES: ClassVar[Tuple[Type[Any], ...]] = (pd.DataFrame,)
     ASSOCIATED_ARTIFACT_TYPE: ClassVar[ArtifactType] = ArtifactType.DATA
     SKIP_REGISTRATION: ClassVar[bool] = True  # only where a step asks for it, never the default for DataFrames
 
     def save(self, data: pd.DataFrame) -> None:
-        import pyarrow as pa
-        import pyarrow.dataset as ds
+        import polars as pl
 
-        partition = data.attrs.get("partition_by")
         with tempfile.TemporaryDirectory() as folder:
             local = os.path.join(folder, _DATASET)
-            table = pa.Table.from_pandas(data, preserve_index=False)
-            ds.write_dataset(table, local, format="parquet", partitioning=[partition] if partition else None,
-                             partitioning_flavor="hive" if partition else None,
-                             existing_data_behavior="overwrite_or_ignore")
+            write_dataset(pl.from_pandas(data), local, data.attrs.get("partition_by"))
             _copy_tree(local, os.path.join(self.uri, _DATASET))
 
     def load(self, data_type: Type[Any]) -> pd.DataFrame:

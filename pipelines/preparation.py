@@ -50,7 +50,8 @@ def rolling_preparation(params: UseCaseParameters):
     table_schema, rolling = params.schema_, params.rolling
     raw_data = validated_raw(params, params.source, list(table_schema.columns), role="training")
     check_data_integrity(raw_data, table_schema=table_schema, after="validation_gate")
-    feature_table = engineer_rolling_features(raw_data, rolling=rolling, after="validation_gate")
+    feature_table = engineer_rolling_features(raw_data, rolling=rolling, target=table_schema.target,
+                                              after="validation_gate")
     train_data, test_data = split_dataset(feature_table, split=params.split, target=table_schema.target)
     features = list(rolling.features)
     preprocessor = fit_preprocessor(train_data, features)

@@ -5,13 +5,14 @@
     <root>/symbols_valid_meta.csv   Symbol, Security Name, ETF, ...
 
 Read with polars lazy scans: the full data set is about 8,000 files and 28 million rows, and a
-per-file pandas loop spends most of its time opening files. ``root`` may be a local folder or
-an ``s3://`` prefix (``storage_options`` carry the endpoint and keys).
+per-file pandas loop spends most of its time opening files (benchmarks/stocks_scale.py). ``root``
+is a local folder: remote sources (S3, Kaggle) are copied to one first (steps/ingest/remote.py).
 """
 
 from __future__ import annotations
 
-from typing import Dict, Optional
+from pathlib import Path
+from typing import Dict, List
 
 import polars as pl
 
@@ -24,35 +25,42 @@ class StockDataError(ValueError):
     """The folder does not hold the expected layout, or its content cannot be typed."""
 
 
-def scan_prices(root: str, storage_options: Optional[Dict[str, str]] = None) -> pl.LazyFrame:
-    """All symbol files under ``stocks/`` and ``etfs/`` as one lazy table with a Symbol column.
+def symbol_files(root: str) -> List[str]:
+    """Every ``stocks/*.csv`` and ``etfs/*.csv`` under the folder ``root``."""
+    return [str(path) for kind in ("stocks", "etfs") for path in sorted(Path(root, kind).glob("*.csv"))]
 
-    Volume is read as a float: a few files in the published data have fractional volumes, and
-    a float holds every integer volume up to 2**53 exactly.
+
+def scan_prices(root: str) -> pl.LazyFrame:
+    """All symbol files as one lazy table with a Symbol column (an Enum of the symbols).
+
+    Symbol is dictionary-encoded: 28 million copies of a file path, or even of a ticker, as
+    text would cost gigabytes and most of the time of every later step; the Enum is 4 bytes a
+    row and still holds strings (Parquet writes it as a dictionary-encoded string column).
+    Volume is read as a float: a few files in the published data have fractional volumes,
+    and a float holds every integer volume up to 2**53 exactly.
     """
-    root = root.rstrip("/")
-    frames = []
-    for kind in ("stocks", "etfs"):
-        pattern = f"{root}/{kind}/*.csv"
-        try:
-            frame = pl.scan_csv(pattern, schema_overrides=_CSV_TYPES, include_file_paths="__path__",
-                                storage_options=storage_options, raise_if_empty=False)
-            frame.collect_schema()
-        except pl.exceptions.ComputeError as exc:
-            if "expanded paths were empty" in str(exc):  # polars' way of saying: no file matches
-                continue
-            raise StockDataError(f"cannot read {pattern}: {exc}") from exc
-        frames.append(frame)
-    if not frames:
+    files = symbol_files(root)
+    if not files:
         raise StockDataError(f"{root} has no stocks/*.csv or etfs/*.csv files (the Kaggle stock market layout)")
-    symbol = pl.col("__path__").str.extract(r"([^/\\]+)\.csv$").alias("Symbol")
-    return pl.concat(frames, how="vertical").with_columns(symbol).drop("__path__")
+    symbols = [Path(path).stem for path in files]
+    symbol_type = pl.Enum(sorted(set(symbols)))
+    try:
+        frame = pl.scan_csv(files, schema_overrides=_CSV_TYPES, include_file_paths="__path__", raise_if_empty=False)
+        columns = frame.collect_schema().names()
+    except (pl.exceptions.ComputeError, OSError) as exc:
+        raise StockDataError(f"cannot read the symbol files under {root}: {exc}") from exc
+    missing = [c for c in _CSV_TYPES if c not in columns]
+    if missing:
+        raise StockDataError(f"the symbol files under {root} lack the column(s) {missing}")
+    file_index = pl.col("__path__").cast(pl.Enum(files)).to_physical()
+    symbol = pl.lit(pl.Series(symbols, dtype=symbol_type)).gather(file_index).alias("Symbol")
+    return frame.with_columns(symbol).drop("__path__")
 
 
-def read_metadata(root: str, storage_options: Optional[Dict[str, str]] = None) -> pl.DataFrame:
+def read_metadata(root: str) -> pl.DataFrame:
     path = f"{root.rstrip('/')}/symbols_valid_meta.csv"
     try:
-        meta = pl.read_csv(path, storage_options=storage_options, infer_schema_length=0)
+        meta = pl.read_csv(path, infer_schema_length=0)
     except FileNotFoundError as exc:
         raise StockDataError(f"symbol metadata not found: {path}") from exc
     missing = [c for c in ("Symbol", "Security Name") if c not in meta.columns]
@@ -65,14 +73,20 @@ def to_schema(prices: pl.LazyFrame, metadata: pl.DataFrame) -> pl.LazyFrame:
     """Exactly: Symbol, Security Name, Date (YYYY-MM-DD text), the five prices, Volume.
 
     A symbol missing from the metadata keeps a null Security Name, for validation to report.
-    A date that is not YYYY-MM-DD becomes null and is reported the same way.
+    A date that is not a real YYYY-MM-DD date becomes null and is reported the same way; a
+    valid one keeps its text (formatting 28 million dates back from date values would cost
+    seconds for nothing). Security Name is looked up by the symbol's Enum code, which keeps
+    the row order (the rolling features rely on it) and is dictionary-encoded like Symbol.
     """
-    date = pl.col("Date").str.strptime(pl.Date, "%Y-%m-%d", strict=False).dt.strftime("%Y-%m-%d")
-    return (
-        prices.with_columns(date.alias("Date"))
-        .join(metadata.lazy(), on="Symbol", how="left")
-        .select(SCHEMA)
-    )
+    symbol_type = prices.collect_schema()["Symbol"]
+    names_by_symbol = dict(zip(metadata["Symbol"].to_list(), metadata["Security Name"].to_list()))
+    names = [names_by_symbol.get(symbol) for symbol in symbol_type.categories.to_list()]
+    name_type = pl.Enum(sorted({n for n in names if n is not None}))
+    security_name = pl.lit(pl.Series(names, dtype=name_type)).gather(pl.col("Symbol").to_physical())
+    date = pl.col("Date")
+    real_date = date.str.to_date("%Y-%m-%d", strict=False).is_not_null() & (date.str.len_bytes() == 10)
+    return prices.with_columns(pl.when(real_date).then(date).alias("Date"),
+                               security_name.alias("Security Name")).select(SCHEMA)
 
 
 def zero_prices_to_missing(frame: pl.DataFrame) -> pl.DataFrame:
@@ -94,6 +108,23 @@ def price_quality(frame: pl.DataFrame) -> Dict[str, int]:
         "rows_without_prices": int(frame.select(missing_price.sum()).item()),
         "rows_with_zero_prices": int(frame.select(zero_price.fill_null(False).sum()).item()),
         "rows_without_volume": int(frame["Volume"].is_null().sum()),
-        "duplicate_symbol_dates": int(frame.height - frame.select(["Symbol", "Date"]).n_unique()),
+        "duplicate_symbol_dates": _duplicate_symbol_dates(frame),
         "symbols_without_metadata": int(frame.filter(pl.col("Security Name").is_null())["Symbol"].n_unique()),
     }
+
+
+def _duplicate_symbol_dates(frame: pl.DataFrame) -> int:
+    """Rows repeating an earlier row's (Symbol, Date), a missing date counting as a value.
+
+    Keyed on one integer (the symbol's Enum code and the day number) where it can be: hashing
+    28 million (text, text) pairs takes seconds and gigabytes.
+    """
+    from steps.prepare.rolling import is_ordered
+
+    if is_ordered(frame, "Symbol", "Date"):  # strictly increasing dates in one block per symbol: none
+        return 0
+    if not isinstance(frame.schema["Symbol"], (pl.Enum, pl.Categorical)):
+        return int(frame.height - frame.select(["Symbol", "Date"]).n_unique())
+    day = pl.col("Date").str.to_date("%Y-%m-%d", strict=False).cast(pl.Int64).fill_null(-(2 ** 31))
+    key = pl.col("Symbol").to_physical().cast(pl.Int64) * 2 ** 33 + day
+    return int(frame.height - frame.select(key.n_unique()).item())

@@ -154,7 +154,7 @@ def make_windows(
 
 @step(output_materializers={"feature_table": PartitionedParquetMaterializer})
 def engineer_rolling_features(
-    raw_data: pd.DataFrame, rolling: RollingFeaturesSpec
+    raw_data: pd.DataFrame, rolling: RollingFeaturesSpec, target: str
 ) -> Annotated[pd.DataFrame, "feature_table"]:
     """Per-group rolling features, stored as Parquet partitioned by year of the order column.
 
@@ -168,6 +168,7 @@ def engineer_rolling_features(
     table, counts = build_feature_table(
         pl.from_pandas(raw_data), rolling.window, rolling.group_column, rolling.order_column,
         {name: (spec.column, spec.statistic) for name, spec in rolling.features.items()}, rolling.require,
+        keep=[target],
     )
     log_metadata(metadata={**counts, "window": rolling.window, "partitioned_by": PARTITION_COLUMN})
     result = table.to_pandas()

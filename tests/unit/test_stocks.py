@@ -32,7 +32,9 @@ def table() -> pl.DataFrame:
 
 def test_schema_is_exact(table) -> None:
     assert table.columns == SCHEMA
-    assert table.schema["Symbol"] == pl.String and table.schema["Date"] == pl.String
+    # Symbol and Security Name are strings, dictionary-encoded (a polars Enum) to stay small at 28 M rows.
+    assert isinstance(table.schema["Symbol"], pl.Enum) and isinstance(table.schema["Security Name"], pl.Enum)
+    assert table.schema["Date"] == pl.String
     assert all(table.schema[c] == pl.Float64 for c in ("Open", "High", "Low", "Close", "Adj Close", "Volume"))
     assert table["Date"].str.contains(r"^\d{4}-\d{2}-\d{2}$").all()
     assert sorted(table["Symbol"].unique()) == ["AAPL", "AGG", "AMZN", "CAT", "CSCO", "DIA"]
@@ -60,8 +62,8 @@ def test_features_match_a_direct_per_symbol_pandas_computation(table) -> None:
     assert counts == {"rows_in": 7549, "rows_missing_required_values": 1, "rows_without_full_window": 6 * 29,
                       "rows_out": 7549 - 1 - 6 * 29, "groups": 6}
     assert sorted(features["year"].unique()) == ["2015", "2016", "2017", "2018", "2019"]
-    features = features.to_pandas()
-    frame = table.to_pandas().dropna(subset=["Open", "Adj Close", "Volume"]).sort_values(["Symbol", "Date"])
+    features = features.to_pandas().astype({"Symbol": str}).sort_values(["Symbol", "Date"], ignore_index=True)
+    frame = table.to_pandas().astype({"Symbol": str}).dropna(subset=["Open", "Adj Close", "Volume"]).sort_values(["Symbol", "Date"])
     expected = []
     for _, rows in frame.groupby("Symbol"):  # one symbol at a time: nothing can cross
         rows = rows.assign(vol_moving_avg=rows["Volume"].rolling(30).mean(),
@@ -115,3 +117,27 @@ def test_layout_errors(tmp_path) -> None:
     (tmp_path / "symbols_valid_meta.csv").write_text("Symbol,Security Name\nDIA,SPDR Dow Jones\n")
     table = to_schema(scan_prices(str(tmp_path)), read_metadata(str(tmp_path))).collect()
     assert table.height == 1258 and price_quality(table)["symbols_without_metadata"] == 1
+
+
+def test_a_date_that_is_not_a_real_yyyy_mm_dd_date_becomes_null(tmp_path) -> None:
+    (tmp_path / "stocks").mkdir()
+    (tmp_path / "stocks" / "ZZZ.csv").write_text(
+        "Date,Open,High,Low,Close,Adj Close,Volume\n2020-01-02,1,2,1,2,2,10\n2020-13-01,1,2,1,2,2,10\n"
+        "2020-1-6,1,2,1,2,2,10\n01/07/2020,1,2,1,2,2,10\n")
+    (tmp_path / "symbols_valid_meta.csv").write_text("Symbol,Security Name\nZZZ,Zed\n")
+    table = to_schema(scan_prices(str(tmp_path)), read_metadata(str(tmp_path))).collect()
+    assert table["Date"].to_list() == ["2020-01-02", None, None, None]
+    assert table["Security Name"].cast(pl.String).to_list() == ["Zed"] * 4
+
+
+def test_rows_out_of_order_are_sorted_before_the_window(table) -> None:
+    from steps.prepare.rolling import is_ordered
+
+    assert is_ordered(table, "Symbol", "Date")
+    shuffled = table.sample(fraction=1.0, shuffle=True, seed=1)
+    assert not is_ordered(shuffled, "Symbol", "Date")
+    interleaved = pl.concat([table.filter(pl.col("Symbol") == "AAPL").head(50), table.filter(pl.col("Symbol") == "CAT"),
+                             table.filter(pl.col("Symbol") == "AAPL").slice(50)])
+    assert not is_ordered(interleaved, "Symbol", "Date")  # in order within AAPL, but in two blocks
+    expected = stock_features(table).sort(["Symbol", "Date"])
+    assert stock_features(shuffled).sort(["Symbol", "Date"]).equals(expected)
