@@ -113,7 +113,11 @@ class SourceSpec(StrictModel):
     def _check_kind(self) -> "SourceSpec":
         if self.kind == "stock_market":
             if not self.path:
-                raise ValueError("a stock_market source needs 'path' (the folder or s3:// prefix of the Kaggle layout)")
+                raise ValueError("a stock_market source needs 'path' (a folder, an s3:// prefix or "
+                                 "kaggle://<owner>/<dataset> in the Kaggle layout)")
+            scheme = self.path.split("://", 1)[0] if "://" in self.path else None
+            if scheme not in (None, "s3", "kaggle"):
+                raise ValueError(f"a stock_market source reads a folder, s3:// or kaggle://, not {scheme}://")
             if (self.url or self.url_env or self.table or self.group_column or self.missing_column_defaults
                     or self.missing_column_defaults_for):
                 raise ValueError("a stock_market source takes only 'path'")

@@ -36,7 +36,25 @@ def read_source(spec: SourceSpec, columns: Optional[Sequence[str]] = None) -> pd
 
 def _read_stock_market(spec: SourceSpec) -> pd.DataFrame:
     """The Kaggle stock market layout, in the exact schema (see steps/ingest/stock_market.py),
-    with 0 prices turned into missing ones; the counts go to ``frame.attrs["quality"]``."""
+    with 0 prices turned into missing ones; the counts go to ``frame.attrs["quality"]``.
+
+    ``path`` is a local folder, an ``s3://`` prefix or ``kaggle://<owner>/<dataset>``; remote
+    sources are copied to a local folder first (steps/ingest/remote.py).
+    """
+    from steps.ingest.remote import KAGGLE_SCHEME, S3_SCHEME, fetch_kaggle, s3_copy
+
+    path = spec.path or ""
+    if path.startswith(KAGGLE_SCHEME):
+        return _read_stock_folder(fetch_kaggle(path))
+    if path.startswith(S3_SCHEME):
+        with s3_copy(path, ["stocks/*.csv", "etfs/*.csv", "symbols_valid_meta.csv"]) as local:
+            return _read_stock_folder(local)
+    return _read_stock_folder(resolve_path(path))
+
+
+def _read_stock_folder(root: Path) -> pd.DataFrame:
+    import polars as pl
+
     from steps.ingest.stock_market import (
         StockDataError,
         price_quality,
@@ -46,14 +64,17 @@ def _read_stock_market(spec: SourceSpec) -> pd.DataFrame:
         zero_prices_to_missing,
     )
 
-    root = spec.path or ""
-    root = root if "://" in root else str(resolve_path(root))
     try:
-        table = to_schema(scan_prices(root), read_metadata(root)).collect()
+        table = to_schema(scan_prices(str(root)), read_metadata(str(root))).collect()
     except StockDataError as exc:
         raise SourceError(str(exc)) from exc
+    except pl.exceptions.PolarsError as exc:  # a malformed file surfaces when the scan runs
+        raise SourceError(f"cannot read the stock market files under {root}: {exc}") from exc
     quality = price_quality(table)
-    frame = zero_prices_to_missing(table).to_pandas()
+    # The raw-data artifact holds the exact schema: Symbol and Security Name as plain strings
+    # (the polars side keeps them dictionary-encoded for speed).
+    table = zero_prices_to_missing(table).with_columns(pl.col("Symbol", "Security Name").cast(pl.String))
+    frame = table.to_pandas()
     frame.attrs["quality"] = quality
     return frame
 
