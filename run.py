@@ -10,7 +10,9 @@ Heavy libraries are imported inside the commands, so that --help answers at once
 
 from __future__ import annotations
 
+import os
 import sys
+from pathlib import Path
 
 from core.telemetry import disable_telemetry
 
@@ -102,21 +104,30 @@ def batch_inference(config_path: str, no_cache: bool) -> None:
 @click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"]), help="uvicorn's; 'warning' drops access logs.")
-def serve(config_path: str, host: str, port: int, log_level: str) -> None:
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Worker processes, each with its own copy of the model (one per core for throughput).")
+def serve(config_path: str, host: str, port: int, log_level: str, workers: int) -> None:
     """Serve the production model over HTTP (GET /predict, /health, /docs)."""
     import uvicorn
 
-    from serving.app import app_for_config
-    from serving.model_source import NoProductionModel
+    from serving.app import CONFIG_ENVIRONMENT_VARIABLE, app_for_config
+    from serving.model_source import NoProductionModel, production_version
 
     config = _load(config_path)
     if config.parameters.serving is None:
         raise click.ClickException("this config has no 'serving' section: it defines no prediction API")
     try:
-        app = app_for_config(config)
+        if workers == 1:
+            uvicorn.run(app_for_config(config), host=host, port=port, log_level=log_level)
+            return
+        if production_version(config.model.name) is None:  # say so once, not once per worker
+            raise NoProductionModel(f"model '{config.model.name}' has no production version: train one first "
+                                    f"(python run.py training --config {config_path})")
     except NoProductionModel as exc:
         raise click.ClickException(str(exc)) from exc
-    uvicorn.run(app, host=host, port=port, log_level=log_level)
+    os.environ[CONFIG_ENVIRONMENT_VARIABLE] = str(Path(config_path).resolve())
+    uvicorn.run("serving.app:app_from_environment", factory=True, workers=workers, host=host, port=port,
+                log_level=log_level)
 
 
 @cli.command()

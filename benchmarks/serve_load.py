@@ -1,7 +1,7 @@
 """Latency and throughput of the prediction API (issue targets: p50 <= 2 ms, p99 <= 10 ms,
 >= 1,000 requests/s with zero errors for 30 s on loopback).
 
-    python benchmarks/serve_load.py --config configs/stocks.yaml [--duration 30] [--connections 16]
+    python benchmarks/serve_load.py --config configs/stocks.yaml [--duration 30] [--connections 16] [--workers 2]
 
 Needs a production model for the config (run training first) and Debian's `wrk`. The API runs
 as its own process (`python run.py serve`), exactly as users start it. Latency is measured from
@@ -86,6 +86,8 @@ def main(argv=None) -> int:
     parser.add_argument("--config", default="configs/stocks.yaml")
     parser.add_argument("--duration", type=int, default=30)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="uvicorn worker processes (run.py serve --workers); default: one per core")
     parser.add_argument("--requests", type=int, default=3000, help="sequential requests for the latency figures")
     parser.add_argument("--output", default=str(ROOT / "benchmarks" / "results" / "serve_load.json"))
     args = parser.parse_args(argv)
@@ -96,11 +98,13 @@ def main(argv=None) -> int:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = open(log_path, "w")
     server = subprocess.Popen([sys.executable, str(ROOT / "run.py"), "serve", "--config", args.config,
-                               "--port", str(port), "--log-level", "warning"], cwd=ROOT, stdout=log,
+                               "--port", str(port), "--log-level", "warning",
+                               "--workers", str(args.workers)], cwd=ROOT, stdout=log,
                               stderr=subprocess.STDOUT, env={**os.environ, "ZENML_LOGGING_VERBOSITY": "WARN"})
     try:
         health = _wait_for_health(port, server)
         figures = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform()}, "model": health,
+                   "workers": args.workers,
                    "latency": latency(port, path, args.requests),
                    "throughput": throughput(port, path, args.duration, args.connections)}
     finally:

@@ -17,8 +17,11 @@ newly promoted version; requests keep using the old one until the new one is loa
 
 import asyncio
 import contextlib
+import logging
+import os
 import threading
-from typing import Callable, Dict, Optional
+from dataclasses import dataclass
+from typing import Callable, Dict, List, Optional
 
 import numpy as np
 import pandas as pd
@@ -27,7 +30,10 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from typing_extensions import Annotated
 
 from core.config import ServingFeatureSpec
+from serving.compiled import compile_model
 from serving.model_source import LoadedModel
+
+logger = logging.getLogger(__name__)
 
 
 class Health(BaseModel):
@@ -35,6 +41,29 @@ class Health(BaseModel):
     model_name: str
     model_version: str
     loaded_at: str
+    predictor: str = Field(description="how /predict evaluates the model: compiled (and checked) or through sklearn")
+
+
+@dataclass
+class ServedModel:
+    loaded: LoadedModel
+    predict_row: Callable[[np.ndarray], float]
+    predictor: str
+
+
+def _serve(loaded: LoadedModel, order: List[str], features: Dict[str, ServingFeatureSpec]) -> ServedModel:
+    """Compile the model for single rows when that is proven equal (serving/compiled.py)."""
+    bounds = {name: (spec.min, spec.max) for name, spec in features.items()}
+    compiled, why = compile_model(loaded.model, order, bounds)
+    if compiled is not None:
+        return ServedModel(loaded, lambda row: float(compiled.predict_rows(row.reshape(1, -1))[0]), why)
+    logger.warning("serving %s version %s through sklearn: %s", loaded.name, loaded.version, why)
+
+    def through_sklearn(row: np.ndarray) -> float:
+        frame = pd.DataFrame(row.reshape(1, -1), columns=order)
+        return float(np.asarray(loaded.model.predict(frame)).ravel()[0])
+
+    return ServedModel(loaded, through_sklearn, f"sklearn ({why})")
 
 
 def _query_model(features: Dict[str, ServingFeatureSpec]) -> "type[BaseModel]":
@@ -54,16 +83,16 @@ def create_app(
     reload_interval_seconds: float = 30.0,
 ) -> FastAPI:
     """An app serving ``model_name``; ``load`` and ``probe`` reach the registry (see model_source)."""
-    state: Dict[str, LoadedModel] = {"current": load(model_name)}
+    order = list(features)
+    state: Dict[str, ServedModel] = {"current": _serve(load(model_name), order, features)}
     swap = threading.Lock()
     answer_key = f"predicted_{target.lower().replace(' ', '_')}"
-    order = list(features)
     QueryModel = _query_model(features)
     Prediction = create_model("Prediction", **{answer_key: (float, ...), "model_name": (str, ...),
                                                "model_version": (str, ...)})
 
-    def reload() -> LoadedModel:
-        fresh = load(model_name)
+    def reload() -> ServedModel:
+        fresh = _serve(load(model_name), order, features)
         with swap:
             state["current"] = fresh
         return fresh
@@ -73,7 +102,7 @@ def create_app(
             await asyncio.sleep(reload_interval_seconds)
             with contextlib.suppress(Exception):  # a registry hiccup must not stop the API
                 version = await asyncio.to_thread(probe, model_name)
-                if version is not None and version != state["current"].version:
+                if version is not None and version != state["current"].loaded.version:
                     await asyncio.to_thread(reload)
 
     @contextlib.asynccontextmanager
@@ -87,17 +116,19 @@ def create_app(
                   description=f"Predicts {target} with the production version of model '{model_name}'.",
                   lifespan=lifespan)
 
-    def health_of(loaded: LoadedModel) -> Health:
-        return Health(status="ok", model_name=loaded.name, model_version=loaded.version, loaded_at=loaded.loaded_at)
+    def health_of(served: ServedModel) -> Health:
+        loaded = served.loaded
+        return Health(status="ok", model_name=loaded.name, model_version=loaded.version, loaded_at=loaded.loaded_at,
+                      predictor=served.predictor)
 
+    # async: a prediction takes tens of microseconds, less than the hop to a worker thread.
     @app.get("/predict", response_model=Prediction)
-    def predict(query: Annotated[QueryModel, Query()]):  # type: ignore[valid-type]
-        loaded = state["current"]
-        row = pd.DataFrame([[getattr(query, name) for name in order]], columns=order)
-        value = float(np.asarray(loaded.model.predict(row)).ravel()[0])
+    async def predict(query: Annotated[QueryModel, Query()]):  # type: ignore[valid-type]
+        served = state["current"]
+        value = served.predict_row(np.array([getattr(query, name) for name in order], dtype=float))
         if not np.isfinite(value):
             raise HTTPException(status_code=422, detail="the model returned no finite prediction for these inputs")
-        return {answer_key: value, "model_name": loaded.name, "model_version": loaded.version}
+        return {answer_key: value, "model_name": served.loaded.name, "model_version": served.loaded.version}
 
     @app.get("/health", response_model=Health)
     def health() -> Health:
@@ -117,3 +148,14 @@ def app_for_config(config) -> FastAPI:
     serving = config.parameters.serving
     return create_app(config.model.name, config.parameters.schema_.target, dict(serving.features),
                       load_production, production_version, serving.reload_interval_seconds)
+
+
+CONFIG_ENVIRONMENT_VARIABLE = "MLOPS_SERVE_CONFIG"
+
+
+def app_from_environment() -> FastAPI:
+    """The app for uvicorn's worker processes (``factory=True``): each worker loads the model
+    itself, from the config named by ``MLOPS_SERVE_CONFIG``."""
+    from core.config import load_config
+
+    return app_for_config(load_config(os.environ[CONFIG_ENVIRONMENT_VARIABLE]))

@@ -62,9 +62,10 @@ def test_predict_answers_the_original_url_with_the_production_model(api) -> None
     assert body["model_name"] == "stock_volume" and body["model_version"] == str(production.number)
     model = production.get_model_artifact("model").load()
     expected = model.predict(pd.DataFrame([PARAMS]))[0]
-    assert body["predicted_volume"] == pytest.approx(float(expected))
+    assert body["predicted_volume"] == pytest.approx(float(expected), rel=1e-12)  # compiled, same trees
     health = requests.get(f"{api}/health", timeout=10).json()
     assert health["status"] == "ok" and health["model_version"] == body["model_version"]
+    assert health["predictor"].startswith("treelite"), health["predictor"]
     assert requests.get(f"{api}/docs", timeout=10).status_code == 200
 
 
