@@ -243,6 +243,11 @@ class RollingFeaturesSpec(StrictModel):
     window: int = Field(default=30, ge=2)
     features: Dict[str, DerivedFeatureSpec] = Field(min_length=1)
     require: List[str] = Field(default_factory=list)
+    # Publish the feature table as this Feast feature view in the stack's feature store (the
+    # group column is its entity); the online store then serves each group's latest values.
+    feature_view: Optional[str] = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    # How far back Feast looks for a row when joining or serving: older values count as missing.
+    feature_ttl_days: int = Field(default=30, ge=1)
 
 
 class ExpectationSpec(StrictModel):

@@ -81,15 +81,16 @@ def preflight_training(config: RunConfig) -> None:
         raise ConfigError(f"parameters.validation.extra_expectations: {exc}") from exc
 
 
-def check_stack() -> None:
-    """The pipelines need an experiment tracker and a model registry in the active stack."""
+def check_stack(needs_feature_store: bool = False) -> None:
+    """The pipelines need an experiment tracker and a model registry in the active stack, and a
+    feature store when the config publishes a feature view."""
     from zenml.client import Client
 
     stack = Client().active_stack
-    missing = [
-        kind for kind, component in (("experiment tracker", stack.experiment_tracker),
-                                     ("model registry", stack.model_registry)) if component is None
-    ]
+    wanted = [("experiment tracker", stack.experiment_tracker), ("model registry", stack.model_registry)]
+    if needs_feature_store:
+        wanted.append(("feature store", stack.feature_store))
+    missing = [kind for kind, component in wanted if component is None]
     if missing:
         raise LaunchError(
             f"the active stack '{stack.name}' has no {' and no '.join(missing)}; switch to one that has "
@@ -146,7 +147,8 @@ def run_training(config: RunConfig, enable_cache: Optional[bool] = None):
     from pipelines.training import training
 
     preflight_training(config)
-    check_stack()
+    rolling = config.parameters.rolling
+    check_stack(needs_feature_store=rolling is not None and rolling.feature_view is not None)
     pipeline = training.with_options(model=_model(config), **_options(config, "training", enable_cache))
     previous = _latest_run_id("training")
     try:

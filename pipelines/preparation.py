@@ -19,6 +19,7 @@ from steps.prepare.steps import (
     split_by_group,
     split_dataset,
 )
+from steps.store.steps import publish_feature_view
 from steps.validate.steps import check_data_integrity, check_train_test_drift
 
 
@@ -52,6 +53,8 @@ def rolling_preparation(params: UseCaseParameters):
     check_data_integrity(raw_data, table_schema=table_schema, after="validation_gate")
     feature_table = engineer_rolling_features(raw_data, rolling=rolling, target=table_schema.target,
                                               after="validation_gate")
+    if rolling.feature_view is not None:
+        publish_feature_view(feature_table, rolling=rolling)
     train_data, test_data = split_dataset(feature_table, split=params.split, target=table_schema.target)
     features = list(rolling.features)
     preprocessor = fit_preprocessor(train_data, features)

@@ -34,6 +34,20 @@ def load_definition(name: str, state_dir: Path = STATE_DIR) -> Dict[str, Any]:
     return definition
 
 
+def write_feast_repo(spec: Dict[str, Any], state_dir: Path) -> None:
+    """A Feast feature store needs its repository (feature_store.yaml) on disk before use."""
+    template = spec.pop("repo_definition", None)
+    if template is None:
+        return
+    repo = Path(spec["configuration"]["feast_repo"])
+    repo.mkdir(parents=True, exist_ok=True)
+    text = (STACKS_DIR / template).read_text().replace("{state_dir}", str(state_dir))
+    target = repo / "feature_store.yaml"
+    if not target.is_file() or target.read_text() != text:
+        target.write_text(text)
+        print(f"  ~ feast repository {target}")
+
+
 def _ensure_component(client, kind: str, spec: Dict[str, Any]):
     from zenml.enums import StackComponentType
 
@@ -63,8 +77,11 @@ def _ensure_component(client, kind: str, spec: Dict[str, Any]):
 
 def register(name: str, activate: bool, state_dir: Path = STATE_DIR) -> None:
     from zenml.client import Client
+    from zenml.enums import StackComponentType
 
     definition = load_definition(name, state_dir)
+    for spec in definition["components"].values():
+        write_feast_repo(spec, state_dir)
     client = Client()
     components = {
         kind: _ensure_component(client, kind, spec).id for kind, spec in definition["components"].items()
@@ -75,7 +92,8 @@ def register(name: str, activate: bool, state_dir: Path = STATE_DIR) -> None:
         have = {str(kind.value): members[0].id for kind, members in stack.components.items()}
         if have != components:
             print(f"  ~ stack '{stack_name}': updating its components")
-            client.update_stack(name_id_or_prefix=stack.id, component_updates={k: [v] for k, v in components.items()})
+            client.update_stack(name_id_or_prefix=stack.id,
+                                component_updates={StackComponentType(k): [v] for k, v in components.items()})
         else:
             print(f"  = stack '{stack_name}'")
     except KeyError:

@@ -18,6 +18,7 @@ from typing import Dict, Sequence, Tuple
 import polars as pl
 
 PARTITION_COLUMN = "year"
+TIMESTAMP_COLUMN = "event_timestamp"  # the order column as a UTC timestamp, for point-in-time joins (Feast)
 
 
 def drop_incomplete_rows(frame: pl.LazyFrame, require: Sequence[str]) -> pl.LazyFrame:
@@ -69,7 +70,8 @@ def build_feature_table(frame: pl.DataFrame, window: int, group: str, order: str
     check read, ``keep`` (the model's target), the features, and ``year`` (the first four
     characters of the order column, a YYYY-MM-DD date) as the Parquet partition key: one
     partition per year keeps files large enough to scan well, where one per group would make
-    thousands of small ones. Other raw columns stay in the raw-data artifact; carrying them
+    thousands of small ones, and ``event_timestamp``, the date as a UTC timestamp, which Feast
+    needs for its point-in-time joins. Other raw columns stay in the raw-data artifact; carrying them
     would double the memory of a 28-million-row run. One lazy query from the input to the
     table, so that no intermediate copy is kept.
     """
@@ -79,7 +81,9 @@ def build_feature_table(frame: pl.DataFrame, window: int, group: str, order: str
     complete_rows = complete.select(pl.len()).collect().item()
     table = (
         rolling_features(complete, window, group, order, features, ordered=is_ordered(frame, group, order))
-        .with_columns(pl.col(order).cast(pl.String).str.head(4).alias(PARTITION_COLUMN))
+        .with_columns(pl.col(order).cast(pl.String).str.head(4).alias(PARTITION_COLUMN),
+                      pl.col(order).cast(pl.String).str.to_datetime("%Y-%m-%d", time_zone="UTC")
+                      .alias(TIMESTAMP_COLUMN))
         .collect()
     )
     counts = {

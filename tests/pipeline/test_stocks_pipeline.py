@@ -87,3 +87,44 @@ def test_symbol_missing_from_metadata_stops_at_the_gate(local_stack, tmp_path) -
     with pytest.raises(PipelineFailed) as error:
         run_training(_bad_copy(tmp_path, orphan))
     assert "expect_column_values_to_not_be_null on column 'Security Name'" in str(error.value)
+
+
+def test_feature_view_is_published_to_the_stacks_feast_store(stocks_run) -> None:
+    from feast import FeatureStore
+
+    published = _step(stocks_run, "publish_feature_view").outputs["feature_view"][0].load()
+    table = _step(stocks_run, "engineer_rolling_features").outputs["feature_table"][0]
+    assert published["feature_views"] == ["stock_rolling_features"] and published["feature_table"].startswith(table.uri)
+    store = FeatureStore(repo_path=_client().active_stack.feature_store.config.feast_repo)
+    assert [v.name for v in store.list_feature_views()] == ["stock_rolling_features"]
+    features = ["stock_rolling_features:vol_moving_avg", "stock_rolling_features:adj_close_rolling_med"]
+    rows = table.load().sort_values("Date")
+    online = store.get_online_features(features=features, entity_rows=[{"Symbol": "AAPL"}, {"Symbol": "NONE"}]).to_dict()
+    latest = rows[rows["Symbol"] == "AAPL"].iloc[-1]
+    assert online["vol_moving_avg"] == [pytest.approx(latest["vol_moving_avg"]), None]
+    assert online["adj_close_rolling_med"][0] == pytest.approx(latest["adj_close_rolling_med"])
+    # Point in time: the values of the day asked for, not the latest ones.
+    day = rows[(rows["Symbol"] == "CAT") & (rows["Date"] == "2017-06-01")].iloc[0]
+    asked = pd.DataFrame({"Symbol": ["CAT"], "event_timestamp": pd.to_datetime(["2017-06-01"], utc=True)})
+    historical = store.get_historical_features(entity_df=asked, features=features).to_df()
+    assert historical["vol_moving_avg"].iloc[0] == pytest.approx(day["vol_moving_avg"])
+
+
+def test_a_stack_without_a_feature_store_is_refused_before_running(stocks_run, monkeypatch) -> None:
+    from zenml.enums import StackComponentType
+
+    from core.launch import LaunchError
+
+    client = _client()
+    local = client.active_stack_model
+    kept = {kind: [members[0].id] for kind, members in local.components.items()
+            if kind != StackComponentType.FEATURE_STORE}
+    try:
+        stack = client.get_stack("local_without_feast", allow_name_prefix_match=False)
+    except KeyError:
+        stack = client.create_stack(name="local_without_feast", components={k: v[0] for k, v in kept.items()})
+    monkeypatch.setenv("ZENML_ACTIVE_STACK_ID", str(stack.id))
+    runs_before = client.list_pipeline_runs(size=1).total
+    with pytest.raises(LaunchError, match="'local_without_feast' has no feature store"):
+        run_training(_config())
+    assert client.list_pipeline_runs(size=1).total == runs_before

@@ -79,8 +79,9 @@ def test_features_match_a_direct_per_symbol_pandas_computation(table) -> None:
 def test_window_never_crosses_symbols_and_short_symbols_give_nothing() -> None:
     frame = pl.DataFrame({
         "Symbol": ["A"] * 40 + ["B"] * 35 + ["C"] * 10,
-        "Date": [f"2020-01-{i:02d}" for i in range(1, 41)] + [f"2020-02-{i:02d}" for i in range(1, 36)]
-        + [f"2020-03-{i:02d}" for i in range(1, 11)],
+        "Date": [f"{d:%Y-%m-%d}" for d in pd.date_range("2020-01-01", periods=40)]
+        + [f"{d:%Y-%m-%d}" for d in pd.date_range("2020-03-01", periods=35)]
+        + [f"{d:%Y-%m-%d}" for d in pd.date_range("2020-05-01", periods=10)],
         **{c: [1.0] * 85 for c in ("Open", "High", "Low", "Close")},
         "Adj Close": [1.0] * 40 + [100.0] * 35 + [5.0] * 10,
         "Volume": [10.0] * 40 + [1000.0] * 35 + [3.0] * 10,
@@ -141,3 +142,10 @@ def test_rows_out_of_order_are_sorted_before_the_window(table) -> None:
     assert not is_ordered(interleaved, "Symbol", "Date")  # in order within AAPL, but in two blocks
     expected = stock_features(table).sort(["Symbol", "Date"])
     assert stock_features(shuffled).sort(["Symbol", "Date"]).equals(expected)
+
+
+def test_an_order_column_that_is_not_a_date_stops_the_feature_table(table) -> None:
+    broken = table.with_columns(pl.when(pl.int_range(pl.len()) == 5).then(pl.lit("2019-02-30"))
+                                .otherwise(pl.col("Date")).alias("Date"))
+    with pytest.raises(pl.exceptions.InvalidOperationError, match="'Date'"):
+        build_feature_table(broken, 30, "Symbol", "Date", STOCK_FEATURES, REQUIRE)
