@@ -133,3 +133,31 @@ def test_api_fuzzing_from_the_openapi_schema(api) -> None:
 
         check()
     assert len(calls) >= 120 and 422 in calls and 200 in calls, calls
+
+
+def test_run_py_serve_with_two_workers_answers_like_the_single_process_api(api) -> None:
+    import subprocess
+    import sys
+
+    from tests.conftest import PROJECT_ROOT
+
+    port = _free_port()
+    server = subprocess.Popen([sys.executable, "run.py", "serve", "--config", "configs/stocks.yaml", "--port", str(port),
+                               "--workers", "2", "--log-level", "warning"], cwd=PROJECT_ROOT,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and server.poll() is None:
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.5)
+        assert server.poll() is None, server.communicate()[0][-3000:]
+        expected = requests.get(f"{api}/predict", params=PARAMS, timeout=10).json()
+        answers = [requests.get(f"http://127.0.0.1:{port}/predict", params=PARAMS, timeout=10) for _ in range(40)]
+        assert all(answer.status_code == 200 and answer.json() == expected for answer in answers)
+        assert requests.get(f"http://127.0.0.1:{port}/health", timeout=10).json()["predictor"].startswith("treelite")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
