@@ -30,18 +30,20 @@ def drop_incomplete_rows(frame: pl.LazyFrame, require: Sequence[str]) -> pl.Lazy
     return frame.filter(pl.all_horizontal(present))
 
 
+def ordered_expressions(group: str, order: str) -> Dict[str, pl.Expr]:
+    """What ``is_ordered`` computes, as expressions to fold into another ``select``."""
+    new_group = (pl.col(group) != pl.col(group).shift(1)).fill_null(True)
+    return {"in_order": (new_group | (pl.col(order) > pl.col(order).shift(1)).fill_null(False)).all(),
+            "blocks": new_group.sum(), "groups": pl.col(group).n_unique()}
+
+
 def is_ordered(frame: pl.DataFrame, group: str, order: str) -> bool:
     """True when each group's rows are one contiguous block in strictly increasing order.
 
     Files read one per symbol arrive like this, and checking costs a fraction of a sort of
     28 million rows (a full copy of the table).
     """
-    new_group = pl.col(group) != pl.col(group).shift(1)
-    checks = frame.select(
-        in_order=(new_group.fill_null(True) | (pl.col(order) > pl.col(order).shift(1)).fill_null(False)).all(),
-        blocks=new_group.fill_null(True).sum(),
-        groups=pl.col(group).n_unique(),
-    ).row(0, named=True)
+    checks = frame.select(**ordered_expressions(group, order)).row(0, named=True)
     return bool(checks["in_order"]) and checks["blocks"] == checks["groups"]
 
 

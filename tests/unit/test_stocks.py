@@ -149,3 +149,9 @@ def test_an_order_column_that_is_not_a_date_stops_the_feature_table(table) -> No
                                 .otherwise(pl.col("Date")).alias("Date"))
     with pytest.raises(pl.exceptions.InvalidOperationError, match="'Date'"):
         build_feature_table(broken, 30, "Symbol", "Date", STOCK_FEATURES, REQUIRE)
+
+
+def test_repeated_symbol_dates_are_counted(table) -> None:
+    repeated = pl.concat([table, table.filter(pl.col("Symbol") == "CAT").head(3)])
+    assert price_quality(repeated)["duplicate_symbol_dates"] == 3
+    assert price_quality(table.sample(fraction=1.0, shuffle=True, seed=0))["duplicate_symbol_dates"] == 0
