@@ -67,7 +67,6 @@ def _summary(frame_len: int, sums: dict) -> dict:
 
 
 def run_polars(data: Path, output: Path) -> dict:
-    import polars as pl
 
     from materializers.partitioned_parquet import write_dataset
     from steps.ingest.stock_market import price_quality, read_metadata, scan_prices, to_schema, zero_prices_to_missing

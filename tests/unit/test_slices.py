@@ -1,5 +1,7 @@
 """Slice discovery on data where the weak slices are planted and known."""
 
+import itertools
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -159,3 +161,20 @@ def test_close_bounds_are_not_confused() -> None:
     high = masks.condition({"feature": "x", "high": 1.00002})
     assert describe([{"feature": "x", "high": 1.00001}]) == describe([{"feature": "x", "high": 1.00002}])
     assert low.sum() == 1 and high.sum() == 2
+
+
+def test_pair_trees_are_grown_only_around_features_with_a_signal(monkeypatch) -> None:
+    from steps.slices import search
+
+    frame, errors = planted()
+    rng = np.random.default_rng(1)
+    for index in range(8):  # noise columns: 8 more features, 36 more pairs
+        frame[f"extra{index}"] = rng.normal(size=len(frame))
+    grown = []
+    original = search._pair_candidates
+    monkeypatch.setattr(search, "_pair_candidates", lambda names, *rest: grown.append(names) or original(names, *rest))
+    result = find_slices(frame, errors, SliceSearchSettings(min_support=0.02, min_lift=1.5))
+    signal = {"pressure", "temperature", "valve", "noise"}  # noise is half of the planted pair
+    assert grown and all(set(pair) & signal for pair in grown)
+    assert len(grown) < len(list(itertools.combinations(frame.columns, 2)))
+    assert any(set(s.features) == {"temperature", "noise"} for s in result.slices)  # still found
