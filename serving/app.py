@@ -100,10 +100,12 @@ def create_app(
     async def follow_promotions() -> None:
         while True:
             await asyncio.sleep(reload_interval_seconds)
-            with contextlib.suppress(Exception):  # a registry hiccup must not stop the API
+            try:
                 version = await asyncio.to_thread(probe, model_name)
                 if version is not None and version != state["current"].loaded.version:
                     await asyncio.to_thread(reload)
+            except Exception as exc:  # a registry hiccup must not stop the API; the next poll retries
+                logger.warning("checking %s for a new production version failed: %s", model_name, exc)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI):

@@ -74,13 +74,12 @@ def fetch_kaggle(path: str) -> Path:
 
 
 def _s3_filesystem():
-    with contextlib.suppress(Exception):  # no ZenML client or stack here: plain s3fs below
-        from zenml.client import Client
-
-        store = Client().active_stack.artifact_store
-        if str(store.path).startswith(S3_SCHEME) and hasattr(store, "filesystem"):
-            return store.filesystem
     import s3fs
+    from zenml.client import Client
+
+    store = Client().active_stack.artifact_store
+    if str(store.path).startswith(S3_SCHEME) and hasattr(store, "filesystem"):
+        return store.filesystem  # the stack's own credentials and endpoint
 
     return s3fs.S3FileSystem(skip_instance_cache=True)  # the environment may have changed since
 

@@ -62,3 +62,16 @@ def test_a_compiled_model_that_disagrees_is_refused(data, monkeypatch) -> None:
     monkeypatch.setattr(CompiledPredictor, "predict_rows", lambda self, rows: original(self, rows) * (1 + 1e-6))
     compiled, why = compile_model(forest, COLUMNS, BOUNDS)
     assert compiled is None and "differs from the registered one" in why
+
+
+def test_a_compiler_failure_falls_back_instead_of_stopping_the_api(data, monkeypatch) -> None:
+    import serving.compiled as compiled_module
+
+    forest = _pipeline(data, make_estimator("random_forest_regressor", {"n_estimators": 5, "random_state": 0}))
+
+    def broken(estimator):
+        raise RuntimeError("treelite exploded")
+
+    monkeypatch.setattr(compiled_module, "_import_forest", broken)
+    compiled, why = compile_model(forest, COLUMNS, BOUNDS)
+    assert compiled is None and why == "compiling failed: RuntimeError: treelite exploded"
