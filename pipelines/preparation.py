@@ -4,7 +4,9 @@ Tabular use cases: rows are cleaned, split at random (seeded), and features sele
 statistical tests. Time-series use cases (a ``timeseries:`` config section): whole recordings
 are split, and sliding windows become the rows. Rolling-feature use cases (a ``rolling:``
 section, such as stock volume): per-group rolling statistics become the model's inputs. All
-return the same five artifacts, so everything from the candidates on is shared.
+return the same five artifacts, so everything from the candidates on is shared, plus the
+outputs of their side steps (reports, the feature-store publication), which promotion waits for:
+ZenML continues past a failed step, and a run with a failed step must not promote.
 """
 
 from __future__ import annotations
@@ -26,14 +28,14 @@ from steps.validate.steps import check_data_integrity, check_train_test_drift
 def tabular_preparation(params: UseCaseParameters):
     table_schema = params.schema_
     raw_data, dataset = validated_dataset(params, params.source, list(table_schema.columns), role="training")
-    check_data_integrity(raw_data, table_schema=table_schema, after="validation_gate")
+    integrity = check_data_integrity(raw_data, table_schema=table_schema, after="validation_gate")
     train_data, test_data = split_dataset(dataset, split=params.split, target=table_schema.target)
-    check_train_test_drift(train_data, test_data, table_schema=table_schema)
+    drift = check_train_test_drift(train_data, test_data, table_schema=table_schema)
     features, _ = select_features(
         train_data, table_schema=table_schema, task=params.training.task, selection=params.feature_selection
     )
     preprocessor = fit_preprocessor(train_data, features, table_schema=table_schema)
-    return train_data, None, test_data, features, preprocessor
+    return train_data, None, test_data, features, preprocessor, [integrity, drift]
 
 
 def windowed_preparation(params: UseCaseParameters):
@@ -44,21 +46,21 @@ def windowed_preparation(params: UseCaseParameters):
         train_series, validation_series, test_series, series=series, target=table_schema.target
     )
     preprocessor = fit_preprocessor(train_data, features)
-    return train_data, validation_data, test_data, features, preprocessor
+    return train_data, validation_data, test_data, features, preprocessor, []
 
 
 def rolling_preparation(params: UseCaseParameters):
     table_schema, rolling = params.schema_, params.rolling
     raw_data = validated_raw(params, params.source, list(table_schema.columns), role="training")
-    check_data_integrity(raw_data, table_schema=table_schema, after="validation_gate")
+    checks = [check_data_integrity(raw_data, table_schema=table_schema, after="validation_gate")]
     feature_table = engineer_rolling_features(raw_data, rolling=rolling, target=table_schema.target,
                                               after="validation_gate")
     if rolling.feature_view is not None:
-        publish_feature_view(feature_table, rolling=rolling)
+        checks.append(publish_feature_view(feature_table, rolling=rolling))
     train_data, test_data = split_dataset(feature_table, split=params.split, target=table_schema.target)
     features = list(rolling.features)
     preprocessor = fit_preprocessor(train_data, features)
-    return train_data, None, test_data, features, preprocessor
+    return train_data, None, test_data, features, preprocessor, checks
 
 
 def preparation_for(params: UseCaseParameters):

@@ -15,7 +15,7 @@ from steps.train.steps import train_candidate
 
 @pipeline(substitutions={"data_role": "training"}, on_failure=report_failure)
 def training(params: UseCaseParameters) -> None:
-    train_data, validation_data, test_data, features, preprocessor = preparation_for(params)(params)
+    train_data, validation_data, test_data, features, preprocessor, side_steps = preparation_for(params)(params)
     target, task = params.schema_.target, params.training.task
     tuning = {} if validation_data is None else {"validation_data": validation_data}
 
@@ -31,11 +31,13 @@ def training(params: UseCaseParameters) -> None:
     model, model_evaluation, _ = select_best_model(
         models, evaluations, task=task, selection_metric=params.training.selection_metric
     )
-    analyze_slices(model, test_data, table_schema=params.schema_, task=task, slices=params.slices)
+    slice_report = analyze_slices(model, test_data, table_schema=params.schema_, task=task, slices=params.slices)
     model_quality_gate(model_evaluation, quality_gate=params.training.quality_gate)
     registry_entry = register_model(model_evaluation, after="model_quality_gate")
-    verify_registry_roundtrip(model, test_data, registry_entry)
+    registry_check = verify_registry_roundtrip(model, test_data, registry_entry)
+    # Promotion is the last step and waits for every other one: ZenML's local orchestrator
+    # continues past a failed step, and a run with any failed step must not promote.
     promote_model(
         model, test_data, model_evaluation, registry_entry, target=target, task=task,
-        min_improvement=params.promotion.min_improvement, after="verify_registry_roundtrip",
+        min_improvement=params.promotion.min_improvement, after=[registry_check, slice_report, *side_steps],
     )

@@ -77,9 +77,8 @@ def verify_registry_roundtrip(
 
     registry = Client().active_stack.model_registry
     if registry is None or not registry_entry.get("registry_version"):
-        check = {"verified": False, "reason": "no model registry in the active stack"}
-        log_metadata(metadata=check)
-        return check
+        raise RuntimeError("the model cannot be verified: the active stack has no model registry or the "
+                           "registration returned no version; it will not be promoted")
     loaded = registry.load_model_version(name=registry_entry["zenml_model"],
                                          version=registry_entry["registry_version"])
     inputs = model_inputs(model, test_data)

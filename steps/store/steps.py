@@ -13,7 +13,9 @@ from zenml import get_step_context, log_metadata, step
 from core.config import RollingFeaturesSpec
 
 
-@step
+# Never cached: the publication is a side effect on the feature store, which may have changed
+# (or been emptied) since an identical earlier run.
+@step(enable_cache=False)
 def publish_feature_view(feature_table: pd.DataFrame,
                          rolling: RollingFeaturesSpec) -> Annotated[Dict[str, Any], "feature_view"]:
     """Register the feature table (where the artifact store keeps it) as a Feast feature view

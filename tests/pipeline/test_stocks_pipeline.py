@@ -128,3 +128,24 @@ def test_a_stack_without_a_feature_store_is_refused_before_running(stocks_run, m
     with pytest.raises(LaunchError, match="'local_without_feast' has no feature store"):
         run_training(_config())
     assert client.list_pipeline_runs(size=1).total == runs_before
+
+
+def test_a_failed_publication_blocks_promotion(stocks_run) -> None:
+    """A model that would be promoted (a new name: no production yet) is not, when another step of
+    its run fails: here the Feast publication, with the feature repository made unreadable."""
+    from zenml.enums import ExecutionStatus, ModelStages
+
+    repo = Path(_client().active_stack.feature_store.config.feast_repo) / "feature_store.yaml"
+    original = repo.read_text()
+    repo.write_text("project: [this is not yaml\n")
+    try:
+        with pytest.raises(PipelineFailed) as error:
+            run_training(_config(lambda raw: raw["model"].update(name="stock_volume_publication_check")))
+    finally:
+        repo.write_text(original)
+    assert "publish_feature_view" in str(error.value)
+    run = _client().get_pipeline_run(error.value.run_name)
+    assert run.steps["verify_registry_roundtrip"].status == ExecutionStatus.COMPLETED  # it got that far
+    assert "promote_model" not in run.steps or run.steps["promote_model"].status != ExecutionStatus.COMPLETED
+    with pytest.raises(KeyError):
+        _client().get_model_version("stock_volume_publication_check", ModelStages.PRODUCTION)
