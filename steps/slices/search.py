@@ -313,17 +313,10 @@ def _features_with_signal(candidates: Sequence[Candidate], errors: np.ndarray, a
     435 trees, of which the planted pair needs one). Interactions without any marginal signal
     are still met by the conjunction lattice, which pairs every worse-than-average block.
     """
-    from scipy.stats import hypergeom
-
     singles = [c for c in candidates if len(c.features) == 1 and c.size >= min_size]
     if not singles:
         return set()
-    total, total_errors = len(errors), int(errors.sum())
-    sizes = np.array([c.size for c in singles])
-    hits = np.array([c.errors for c in singles])
-    p_values = np.ones(len(singles))
-    worse = hits * total > sizes * total_errors
-    p_values[worse] = hypergeom.sf(hits[worse] - 1, total, total_errors, sizes[worse])
+    _, _, p_values = _upper_tail_p_values(singles, errors, min_lift=1.0)
     significant = p_values * len(p_values) <= alpha  # Bonferroni
     return {c.features[0] for c, keep in zip(singles, significant) if keep}
 
@@ -400,6 +393,21 @@ def scan_statistic(sizes: np.ndarray, hits: np.ndarray, total: int, total_errors
     return np.where(worse, ratio, 0.0)
 
 
+def _upper_tail_p_values(candidates: Sequence[Candidate], errors: np.ndarray,
+                         min_lift: float) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(sizes, error counts, one-sided Fisher p-values); p = 1 for slices whose error rate is
+    below ``min_lift`` times overall (see ``_test`` for why that is safe)."""
+    from scipy.stats import hypergeom
+
+    total, total_errors = len(errors), int(errors.sum())
+    sizes = np.array([c.size for c in candidates])
+    hits = np.array([c.errors for c in candidates])
+    p_values = np.ones(len(candidates))
+    reportable = hits * total >= min_lift * sizes * total_errors
+    p_values[reportable] = hypergeom.sf(hits[reportable] - 1, total, total_errors, sizes[reportable])
+    return sizes, hits, p_values
+
+
 def _test(candidates: List[Candidate], errors: np.ndarray, correction: str, min_lift: float) -> None:
     """One-sided Fisher exact p-values (hypergeometric upper tail), corrected over all candidates.
 
@@ -409,15 +417,10 @@ def _test(candidates: List[Candidate], errors: np.ndarray, correction: str, min_
     reported slice look stronger: under Benjamini-Hochberg and Holm, raising other p-values
     can only raise a slice's adjusted p-value.
     """
-    from scipy.stats import hypergeom
     from statsmodels.stats.multitest import multipletests
 
     total, total_errors = len(errors), int(errors.sum())
-    sizes = np.array([c.size for c in candidates])
-    hits = np.array([c.errors for c in candidates])
-    p_values = np.ones(len(candidates))
-    reportable = hits * total >= min_lift * sizes * total_errors
-    p_values[reportable] = hypergeom.sf(hits[reportable] - 1, total, total_errors, sizes[reportable])
+    sizes, hits, p_values = _upper_tail_p_values(candidates, errors, min_lift)
     adjusted = multipletests(p_values, method=correction)[1]
     scans = scan_statistic(sizes, hits, total, total_errors)
     for candidate, p_value, adjusted_p, scan in zip(candidates, p_values, adjusted, scans):
