@@ -26,7 +26,8 @@ regions of the feature space where a model errs much more often than overall. He
   feature to rank above it; a pair must show that each of its conditions matters; and a slice
   that repeats a stronger one (Jaccard overlap above ``max_overlap``, or lying mostly inside it
   without being significantly worse) is dropped. The report lists the (support, lift) Pareto
-  frontier first: the slices no other slice beats on both size and error rate.
+  frontier first: the slices no other slice beats on both size and error rate; where it is
+  longer than ``max_slices``, the ones that together dominate the most area of that plane.
 
 Everything here is plain numpy/pandas/scipy/sklearn, so it is tested without ZenML.
 """
@@ -41,6 +42,8 @@ from typing import Dict, List, Literal, Optional, Sequence, Tuple
 
 import numpy as np
 import pandas as pd
+
+from steps.slices.tails import upper_tail_at_most, upper_tail_p_values
 
 Condition = Dict[str, object]
 
@@ -103,9 +106,9 @@ def error_indicator(
     return absolute > threshold, f"absolute error > {threshold:.4g} (the {error_quantile:.0%} quantile)"
 
 
-def _exact_key(conditions: Sequence[Condition]) -> str:
-    """An exact identity for conditions (``describe`` rounds numbers for reading)."""
-    return repr([sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in c.items()) for c in conditions])
+def _exact_key(conditions: Sequence[Condition]) -> tuple:
+    """An exact, hashable identity for conditions (``describe`` rounds numbers for reading)."""
+    return tuple((c["feature"], c.get("low"), c.get("high"), tuple(c.get("categories", ()))) for c in conditions)
 
 
 def _format_number(value: float) -> str:
@@ -281,7 +284,14 @@ def _conditions(bounds: Dict[int, List[Optional[float]]], names: Sequence[str], 
 
 
 def _pair_candidates(names: Tuple[str, str], encoded: Tuple[_Encoded, _Encoded], errors: np.ndarray, depth: int,
-                     min_leaf: int) -> List[Candidate]:
+                     min_leaf: int, random_state: np.random.RandomState) -> List[Candidate]:
+    """The leaves of a depth-``depth`` tree on two features that predicts the error flag.
+
+    The data are checked and converted here once (float32, as sklearn's trees compute anyway,
+    and without missing values), so the tree skips its own input validation: on small tables
+    that validation, not the tree, was most of the time of the pair search. One RandomState is
+    shared by a search's trees (it only breaks ties between equally good splits), as seeding a
+    new one per tree cost as much as growing it."""
     from sklearn.tree import DecisionTreeClassifier
 
     data = np.column_stack([e.values for e in encoded])
@@ -289,8 +299,9 @@ def _pair_candidates(names: Tuple[str, str], encoded: Tuple[_Encoded, _Encoded],
     data, flags = data[complete], errors[complete]
     if len(flags) < 2 * min_leaf or flags.all() or not flags.any():
         return []
-    tree = DecisionTreeClassifier(max_depth=depth, min_samples_leaf=max(min_leaf, 1), random_state=0)
-    leaves = tree.fit(data, flags).apply(data)
+    single = np.ascontiguousarray(data, dtype=np.float32)
+    tree = DecisionTreeClassifier(max_depth=depth, min_samples_leaf=max(min_leaf, 1), random_state=random_state)
+    leaves = tree.fit(single, flags, check_input=False).apply(single, check_input=False)
     candidates = []
     for leaf, bounds in _leaf_paths(tree).items():
         if len(bounds) < 2:
@@ -316,8 +327,8 @@ def _features_with_signal(candidates: Sequence[Candidate], errors: np.ndarray, a
     singles = [c for c in candidates if len(c.features) == 1 and c.size >= min_size]
     if not singles:
         return set()
-    _, _, p_values = _upper_tail_p_values(singles, errors, min_lift=1.0)
-    significant = p_values * len(p_values) <= alpha  # Bonferroni
+    significant = upper_tail_at_most([c.errors for c in singles], len(errors), int(errors.sum()),
+                                     [c.size for c in singles], alpha / len(singles))  # Bonferroni
     return {c.features[0] for c, keep in zip(singles, significant) if keep}
 
 
@@ -349,27 +360,32 @@ def _basic_slices(frame: pd.DataFrame, features: Sequence[str], bins: int) -> Li
 
 
 def _conjunction_candidates(frame: pd.DataFrame, features: Sequence[str], errors: np.ndarray, bins: int,
-                            min_size: int) -> List[Candidate]:
+                            min_size: int, min_lift: float) -> Tuple[List[Candidate], int]:
     """Every pair of worse-than-average building blocks on two different features, counted at
-    once with a matrix product (like sliceline's level-2 lattice)."""
+    once with a matrix product (like sliceline's level-2 lattice).
+
+    Returns the pairs that could be reported (error rate at least ``min_lift`` times overall)
+    and how many others were tested: those count in the multiple-testing correction with
+    p = 1 (see ``_test``) without becoming objects, which on a small table was most of the time.
+    """
     overall = errors.mean()
     blocks = [b for b in _basic_slices(frame, features, bins)
               if b[2].sum() >= min_size and errors[b[2]].mean() > overall]
     if len(blocks) < 2:
-        return []
+        return [], 0
     masks = np.column_stack([b[2] for b in blocks]).astype(np.float32)
-    sizes = masks.T @ masks
-    hits = masks.T @ (masks * errors[:, None].astype(np.float32))
-    owner = np.array([b[0] for b in blocks])
+    sizes = np.rint(masks.T @ masks)
+    hits = np.rint(masks.T @ (masks * errors[:, None].astype(np.float32)))
+    owner = np.array([features.index(b[0]) for b in blocks])
     first, second = np.triu_indices(len(blocks), k=1)
     usable = (owner[first] != owner[second]) & (sizes[first, second] >= min_size)
+    first, second = first[usable], second[usable]
+    reportable = hits[first, second] * len(errors) >= min_lift * sizes[first, second] * errors.sum()
     candidates = []
-    for i, j in zip(first[usable], second[usable]):
-        (name_i, cond_i, _), (name_j, cond_j, _) = blocks[i], blocks[j]
-        ordered = sorted([(features.index(name_i), name_i, cond_i), (features.index(name_j), name_j, cond_j)])
-        candidates.append(Candidate(tuple(n for _, n, _ in ordered), [c for _, _, c in ordered],
-                                    int(round(sizes[i, j])), int(round(hits[i, j]))))
-    return candidates
+    for i, j in zip(first[reportable], second[reportable]):
+        (name_i, cond_i, _), (name_j, cond_j, _) = sorted((blocks[i], blocks[j]), key=lambda b: features.index(b[0]))
+        candidates.append(Candidate((name_i, name_j), [cond_i, cond_j], int(sizes[i, j]), int(hits[i, j])))
+    return candidates, int((~reportable).sum())
 
 
 def scan_statistic(sizes: np.ndarray, hits: np.ndarray, total: int, total_errors: int) -> np.ndarray:
@@ -393,35 +409,26 @@ def scan_statistic(sizes: np.ndarray, hits: np.ndarray, total: int, total_errors
     return np.where(worse, ratio, 0.0)
 
 
-def _upper_tail_p_values(candidates: Sequence[Candidate], errors: np.ndarray,
-                         min_lift: float) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(sizes, error counts, one-sided Fisher p-values); p = 1 for slices whose error rate is
-    below ``min_lift`` times overall (see ``_test`` for why that is safe)."""
-    from scipy.stats import hypergeom
+def _test(candidates: List[Candidate], errors: np.ndarray, correction: str, min_lift: float,
+          untested: int = 0) -> None:
+    """One-sided Fisher exact p-values (hypergeometric upper tail), corrected over all candidates.
+
+    Only slices that could be reported (error rate at least ``min_lift`` times overall) get an
+    exact p-value: Boost's tail costs ~0.1 ms per slice at 50,000 rows, and a wide table has
+    tens of thousands of candidates. The others, and the ``untested`` slices that were counted
+    without becoming candidates, count as tests with p = 1. That never makes a reported slice
+    look stronger: under Benjamini-Hochberg and Holm, raising other p-values, or adding tests,
+    can only raise a slice's adjusted p-value.
+    """
+    from statsmodels.stats.multitest import multipletests
 
     total, total_errors = len(errors), int(errors.sum())
     sizes = np.array([c.size for c in candidates])
     hits = np.array([c.errors for c in candidates])
     p_values = np.ones(len(candidates))
     reportable = hits * total >= min_lift * sizes * total_errors
-    p_values[reportable] = hypergeom.sf(hits[reportable] - 1, total, total_errors, sizes[reportable])
-    return sizes, hits, p_values
-
-
-def _test(candidates: List[Candidate], errors: np.ndarray, correction: str, min_lift: float) -> None:
-    """One-sided Fisher exact p-values (hypergeometric upper tail), corrected over all candidates.
-
-    Only slices that could be reported (error rate at least ``min_lift`` times overall) get an
-    exact p-value: Boost's tail costs ~0.1 ms per slice at 50,000 rows, and a wide table has
-    tens of thousands of candidates. The others count as tests with p = 1. That never makes a
-    reported slice look stronger: under Benjamini-Hochberg and Holm, raising other p-values
-    can only raise a slice's adjusted p-value.
-    """
-    from statsmodels.stats.multitest import multipletests
-
-    total, total_errors = len(errors), int(errors.sum())
-    sizes, hits, p_values = _upper_tail_p_values(candidates, errors, min_lift)
-    adjusted = multipletests(p_values, method=correction)[1]
+    p_values[reportable] = upper_tail_p_values(hits[reportable], total, total_errors, sizes[reportable])
+    adjusted = multipletests(np.concatenate([p_values, np.ones(untested)]), method=correction)[1][:len(candidates)]
     scans = scan_statistic(sizes, hits, total, total_errors)
     for candidate, p_value, adjusted_p, scan in zip(candidates, p_values, adjusted, scans):
         candidate.p_value, candidate.adjusted_p_value = float(p_value), float(adjusted_p)
@@ -438,34 +445,34 @@ def _ranking_key(candidate: Candidate) -> Tuple[float, int]:
     return (-candidate.scan_statistic * (1 - PAIR_PENALTY * (len(candidate.features) - 1)), len(candidate.features))
 
 
-def _redundant(candidate: Candidate, mask: np.ndarray, errors: np.ndarray,
-               kept: Sequence[Tuple[Candidate, np.ndarray]], max_overlap: float, strict_alpha: float) -> bool:
-    """True when a slice only repeats a stronger kept one: on the same features, its region
+def _redundant(candidate: Candidate, rows: np.ndarray, error_rows: np.ndarray, accepted: "_AcceptedSlices",
+               total: int, total_errors: int, max_overlap: float, strict_alpha: float) -> bool:
+    """True when a slice only repeats a stronger accepted one: on the same features, its region
     overlaps (more than 10% of its rows: a shifted, widened or narrowed copy; distinct regions
     are disjoint); or its rows mostly coincide (Jaccard); or it lies mostly inside it without
     being significantly worse there (a lucky sub-region); or it mostly contains it and its extra
     rows are not significantly bad (a diluted copy). Tests are one-sided Fisher at
-    ``strict_alpha``, Bonferroni over all candidates."""
-    from scipy.stats import hypergeom
-
-    total, total_errors = len(errors), int(errors.sum())
-    size = int(mask.sum())
-    for other, other_mask in kept:
-        shared = np.logical_and(mask, other_mask)
-        overlap = int(shared.sum())
-        if other.features == candidate.features and size and overlap / size > 0.1:
-            return True
-        union = int(np.logical_or(mask, other_mask).sum())
-        if union and overlap / union > max_overlap:
-            return True
-        if size and overlap / size > max_overlap:
-            inside_errors = int(errors[shared].sum())
-            if hypergeom.sf(inside_errors - 1, other.size, other.errors, overlap) > strict_alpha:
-                return True
-        if other.size and overlap / other.size > max_overlap:
-            extra = mask & ~other_mask
-            if hypergeom.sf(int(errors[extra].sum()) - 1, total, total_errors, int(extra.sum())) > strict_alpha:
-                return True
+    ``strict_alpha``, Bonferroni over all candidates. ``rows`` and ``error_rows`` index the
+    slice's rows and its error rows; every accepted slice is asked at once."""
+    if not accepted.slices:
+        return False
+    size = candidate.size
+    overlap = accepted.overlaps(rows)
+    shared_errors = accepted.overlaps(error_rows)
+    kept_sizes, kept_errors = accepted.sizes(), accepted.errors()
+    same_features = np.array([k.features == candidate.features for k in accepted.slices])
+    if np.any(same_features & (overlap > 0.1 * size)):
+        return True
+    if np.any(overlap > max_overlap * (size + kept_sizes - overlap)):
+        return True
+    inside = overlap > max_overlap * size
+    if inside.any() and not upper_tail_at_most(shared_errors[inside], kept_sizes[inside], kept_errors[inside],
+                                               overlap[inside], strict_alpha).all():
+        return True
+    contains = overlap > max_overlap * kept_sizes
+    if contains.any() and not upper_tail_at_most(candidate.errors - shared_errors[contains], total, total_errors,
+                                                 size - overlap[contains], strict_alpha).all():
+        return True
     return False
 
 
@@ -473,11 +480,13 @@ MAX_RANKED = 500
 
 
 class _MaskCache:
-    """Row masks per single condition, computed once: slices share many conditions."""
+    """Row masks, and their sizes and error counts, per conjunction of conditions, computed once:
+    slices share many conditions."""
 
-    def __init__(self, frame: pd.DataFrame):
-        self.frame = frame
-        self.masks: Dict[str, np.ndarray] = {}
+    def __init__(self, frame: pd.DataFrame, errors: np.ndarray):
+        self.frame, self.errors = frame, errors
+        self.masks: Dict[tuple, np.ndarray] = {}
+        self.counts: Dict[tuple, Tuple[int, int]] = {}
 
     def condition(self, condition: Condition) -> np.ndarray:
         key = _exact_key([condition])
@@ -488,31 +497,91 @@ class _MaskCache:
     def slice(self, conditions: Sequence[Condition]) -> np.ndarray:
         return np.logical_and.reduce([self.condition(c) for c in conditions])
 
+    def size_and_errors(self, conditions: Sequence[Condition]) -> Tuple[int, int]:
+        key = _exact_key(conditions)
+        if key not in self.counts:
+            mask = self.slice(conditions)
+            self.counts[key] = (int(np.count_nonzero(mask)), int(np.count_nonzero(mask & self.errors)))
+        return self.counts[key]
 
-def _conditions_matter(masks: "_MaskCache", candidates: Sequence[Candidate], errors: np.ndarray,
-                       alpha: float) -> np.ndarray:
+
+def _conditions_matter(masks: _MaskCache, candidates: Sequence[Candidate], alpha: float) -> np.ndarray:
     """For each multi-feature slice: within the rows meeting all but one condition, does that
     last condition still pick out significantly more errors (one-sided Fisher at ``alpha``, each
     condition in turn)? Otherwise the slice is a lucky refinement of a simpler one by an
     irrelevant feature. All tests run as one vectorised call."""
-    from scipy.stats import hypergeom
-
     owners, hits, sizes, populations, population_errors = [], [], [], [], []
     for index, candidate in enumerate(candidates):
-        parts = [masks.condition(c) for c in candidate.conditions]
-        for left_out in range(len(parts)):
-            others = np.logical_and.reduce([m for i, m in enumerate(parts) if i != left_out])
+        for left_out in range(len(candidate.conditions)):
+            population, population_hits = masks.size_and_errors(
+                [c for i, c in enumerate(candidate.conditions) if i != left_out])
             owners.append(index)
             hits.append(candidate.errors)
             sizes.append(candidate.size)
-            populations.append(int(others.sum()))
-            population_errors.append(int(errors[others].sum()))
+            populations.append(population)
+            population_errors.append(population_hits)
     matters = np.ones(len(candidates), dtype=bool)
     if owners:
-        p_values = hypergeom.sf(np.array(hits) - 1, np.array(populations), np.array(population_errors),
-                                np.array(sizes))
-        np.logical_and.at(matters, np.array(owners), p_values <= alpha)
+        significant = upper_tail_at_most(hits, populations, population_errors, sizes, alpha)
+        np.logical_and.at(matters, np.array(owners), significant)
     return matters
+
+
+class _AcceptedSlices:
+    """The slices accepted so far, as a rows x slices boolean matrix (grown by doubling), so
+    that a candidate's overlap with every one of them is one gather over the candidate's rows."""
+
+    def __init__(self, rows: int):
+        self.slices: List[Candidate] = []
+        self.matrix = np.zeros((rows, 16), dtype=bool)
+        self._sizes: List[int] = []
+        self._errors: List[int] = []
+
+    def add(self, candidate: Candidate, rows: np.ndarray) -> None:
+        if len(self.slices) == self.matrix.shape[1]:
+            self.matrix = np.concatenate([self.matrix, np.zeros_like(self.matrix)], axis=1)
+        self.matrix[rows, len(self.slices)] = True
+        self.slices.append(candidate)
+        self._sizes.append(candidate.size)
+        self._errors.append(candidate.errors)
+
+    def overlaps(self, rows: np.ndarray) -> np.ndarray:
+        """Per accepted slice: how many of ``rows`` it holds."""
+        return np.count_nonzero(self.matrix[rows, :len(self.slices)], axis=0)
+
+    def sizes(self) -> np.ndarray:
+        return np.array(self._sizes)
+
+    def errors(self) -> np.ndarray:
+        return np.array(self._errors)
+
+
+def excess_error_area(points: Sequence[Tuple[int, float]], overall_rate: float) -> float:
+    """The area that a set of (size, error rate) points dominates above the overall rate: the
+    union of the rectangles [0, size] x [overall rate, error rate] (the hypervolume indicator of
+    multi-objective optimisation, in two dimensions). One slice's rectangle is its excess errors,
+    the errors beyond what the overall rate predicts for that many rows."""
+    area, covered_rate = 0.0, overall_rate
+    for size, rate in sorted(points, key=lambda point: (-point[0], point[1])):
+        if rate > covered_rate:
+            area += size * (rate - covered_rate)
+            covered_rate = rate
+    return area
+
+
+def _spread_over_frontier(frontier: Sequence[Candidate], count: int, overall_rate: float) -> List[Candidate]:
+    """``count`` slices of a longer (size, error rate) frontier, chosen greedily to dominate the
+    most area (``excess_error_area``). This keeps the frontier's knees, the slices that are both
+    large and bad, where evenly spaced picks would spend places on near-neighbours at either end
+    and skip a knee that lies between two picks."""
+    chosen: List[Candidate] = []
+    remaining = list(frontier)
+    while remaining and len(chosen) < count:
+        base = [(c.size, c.error_rate) for c in chosen]
+        best = max(remaining, key=lambda c: excess_error_area(base + [(c.size, c.error_rate)], overall_rate))
+        chosen.append(best)
+        remaining.remove(best)
+    return chosen
 
 
 def _select(masks: _MaskCache, kept: List[Candidate], errors: np.ndarray, max_slices: int, max_overlap: float,
@@ -522,22 +591,25 @@ def _select(masks: _MaskCache, kept: List[Candidate], errors: np.ndarray, max_sl
     Candidates are taken strongest first (scan statistic, pairs 10% handicapped) and dropped when
     they repeat a stronger one (see ``_redundant``). Of the rest, the frontier holds the slices
     that no other slice beats on both size and error rate; it runs from small and very bad to
-    large and somewhat bad. If it is longer than ``max_slices``, slices are taken evenly along
-    it; spare places go to the strongest remaining slices. Returned worst error rate first.
+    large and somewhat bad. If it is longer than ``max_slices``, the slices that together
+    dominate the most of the (size, error rate) plane are taken (``_spread_over_frontier``);
+    spare places go to the strongest remaining slices. Returned worst error rate first.
     """
-    distinct: List[Tuple[Candidate, np.ndarray]] = []
+    distinct = _AcceptedSlices(len(errors))
+    total, total_errors = len(errors), int(np.count_nonzero(errors))
     for candidate in sorted(kept, key=_ranking_key)[:MAX_RANKED]:
-        mask = masks.slice(candidate.conditions)
-        if not _redundant(candidate, mask, errors, distinct, max_overlap, strict_alpha):
-            distinct.append((candidate, mask))
-    accepted = [candidate for candidate, _ in distinct]
+        rows = np.flatnonzero(masks.slice(candidate.conditions))
+        if not _redundant(candidate, rows, rows[errors[rows]], distinct, total, total_errors, max_overlap,
+                          strict_alpha):
+            distinct.add(candidate, rows)
+    accepted = distinct.slices
     frontier, best_rate = [], -1.0
     for candidate in sorted(accepted, key=lambda c: (-c.size, -c.error_rate)):
         if candidate.error_rate > best_rate:
             frontier.append(candidate)
             best_rate = candidate.error_rate
     if len(frontier) > max_slices:
-        frontier = [frontier[int(i)] for i in np.unique(np.round(np.linspace(0, len(frontier) - 1, max_slices)))]
+        frontier = _spread_over_frontier(frontier, max_slices, total_errors / total)
     chosen = list(frontier)
     for candidate in accepted:
         if len(chosen) >= max_slices:
@@ -579,39 +651,43 @@ def find_slices(
             candidates.extend(_numeric_candidates(name, column, errors, settings.bins))
         else:
             candidates.extend(_categorical_candidates(name, column, errors))
+    untested = 0
     if settings.pair_depth > 0:
-        candidates.extend(_conjunction_candidates(frame, features, errors, max(2, settings.bins // 2), int(min_size)))
+        conjunctions, untested = _conjunction_candidates(frame, features, errors, max(2, settings.bins // 2),
+                                                         int(min_size), settings.min_lift)
+        candidates.extend(conjunctions)
         encoded = {name: _encode(frame[name], errors) for name in features}
         active = _features_with_signal(candidates, errors, settings.alpha, int(min_size))
+        tie_breaker = np.random.RandomState(0)
         for first, second in itertools.combinations(features, 2):
             if encoded[first].order is not None and encoded[second].order is not None:
                 continue  # two categorical features: the conjunctions above already cover every leaf
             if first not in active and second not in active:
                 continue  # neither has a signal for the tree's first split to follow (see below)
             candidates.extend(_pair_candidates((first, second), (encoded[first], encoded[second]), errors,
-                                               settings.pair_depth, int(min_size)))
+                                               settings.pair_depth, int(min_size), tie_breaker))
     # One test per distinct slice: a tree leaf can coincide with a conjunction.
-    unique: Dict[str, Candidate] = {}
+    unique: Dict[tuple, Candidate] = {}
     for candidate in candidates:
         if candidate.size >= min_size:
             unique.setdefault(_exact_key(candidate.conditions), candidate)
     candidates = list(unique.values())
-    result.candidates_tested = len(candidates)
+    result.candidates_tested = len(candidates) + untested
     if not candidates:
         result.notes.append(f"no candidate slice has the minimum support of {min_size} rows")
         result.seconds = time.perf_counter() - started
         return result
-    _test(candidates, errors, settings.correction, settings.min_lift)
+    _test(candidates, errors, settings.correction, settings.min_lift, untested)
 
     overall_rate = overall_errors / rows
     # Redundancy tests are repeated for many candidates: Bonferroni over all of them. Whether a
     # pair's second condition adds anything is asked at the plain alpha.
-    strict_alpha = settings.alpha / len(candidates)
+    strict_alpha = settings.alpha / result.candidates_tested
     kept = [c for c in candidates
             if c.error_rate >= settings.min_lift * overall_rate and c.adjusted_p_value <= settings.alpha]
-    masks = _MaskCache(frame)
+    masks = _MaskCache(frame, errors)
     pairs = [c for c in kept if len(c.features) > 1]
-    noise = {id(c) for c, ok in zip(pairs, _conditions_matter(masks, pairs, errors, settings.alpha)) if not ok}
+    noise = {id(c) for c, ok in zip(pairs, _conditions_matter(masks, pairs, settings.alpha)) if not ok}
     kept = [c for c in kept if id(c) not in noise]
     result.slices = _select(masks, kept, errors, settings.max_slices, settings.max_overlap, strict_alpha)
     result.seconds = time.perf_counter() - started

@@ -156,7 +156,7 @@ def test_close_bounds_are_not_confused() -> None:
     frame = pd.DataFrame({"x": [1.00001, 1.00002, 1.00003, 5.0]})
     from steps.slices.search import _MaskCache
 
-    masks = _MaskCache(frame)
+    masks = _MaskCache(frame, np.zeros(len(frame), dtype=bool))
     low = masks.condition({"feature": "x", "high": 1.00001})
     high = masks.condition({"feature": "x", "high": 1.00002})
     assert describe([{"feature": "x", "high": 1.00001}]) == describe([{"feature": "x", "high": 1.00002}])
@@ -178,3 +178,44 @@ def test_pair_trees_are_grown_only_around_features_with_a_signal(monkeypatch) ->
     assert grown and all(set(pair) & signal for pair in grown)
     assert len(grown) < len(list(itertools.combinations(frame.columns, 2)))
     assert any(set(s.features) == {"temperature", "noise"} for s in result.slices)  # still found
+
+
+def test_tail_shortcuts_answer_as_the_exact_test_does() -> None:
+    """The bounds in ``tails`` decide most significance questions without Boost's exact tail;
+    every answer must still be the exact test's, at the thresholds the search uses and at
+    p-values that equal the threshold exactly."""
+    from scipy.stats import hypergeom
+
+    from steps.slices.tails import chernoff_bound, upper_tail_at_most, upper_tail_p_values
+
+    rng = np.random.default_rng(7)
+    population = rng.integers(1, 2000, 50_000)
+    population_errors = np.minimum((rng.uniform(size=population.size) * (population + 1)).astype(int), population)
+    draws = np.minimum((rng.uniform(size=population.size) * (population + 1)).astype(int), population)
+    low, high = np.maximum(0, draws + population_errors - population), np.minimum(draws, population_errors)
+    hits = np.minimum(low + (rng.uniform(size=population.size) * (high - low + 1)).astype(int), high)
+    exact = hypergeom.sf(hits - 1, population, population_errors, draws)
+    assert np.allclose(upper_tail_p_values(hits, population, population_errors, draws), exact)
+    assert np.all(chernoff_bound(hits, population, population_errors, draws) >= exact * (1 - 1e-9))
+    for alpha in (1e-6, 0.05, 0.3, 0.7):
+        assert np.array_equal(upper_tail_at_most(hits, population, population_errors, draws, alpha), exact <= alpha)
+    # P(X >= 14) = 0.3 exactly for X ~ Hypergeom(20, 19, 14): the boundary counts as significant.
+    assert upper_tail_at_most([14], [20], [19], [14], 0.3)[0]
+
+
+def test_a_long_frontier_keeps_its_knees() -> None:
+    """With more frontier slices than places, the ones that dominate the most (size, error
+    rate) area are reported: a knee between two evenly spaced picks is kept."""
+    from steps.slices.search import Candidate, _spread_over_frontier, excess_error_area
+
+    overall = 0.05
+    points = [(3000, 0.08), (2000, 0.09), (900, 0.1), (540, 0.13), (200, 0.25), (180, 0.26), (110, 0.3)]
+    frontier = [Candidate(("x",), [], size, round(rate * size)) for size, rate in points]
+    chosen = _spread_over_frontier(frontier, 3, overall)
+    # Evenly spaced picks would be 3000, 540 and 110; the knee at 200 rows beats both of the last.
+    assert {c.size for c in chosen} == {3000, 2000, 200}
+    assert excess_error_area([(200, 0.25)], overall) == pytest.approx(200 * 0.2)
+    assert excess_error_area([(200, 0.25), (100, 0.2)], overall) == pytest.approx(200 * 0.2)
+    best_three = max(itertools.combinations(points, 3), key=lambda trio: excess_error_area(trio, overall))
+    assert excess_error_area([(c.size, c.error_rate) for c in chosen], overall) == pytest.approx(
+        excess_error_area(best_three, overall))
