@@ -14,9 +14,9 @@ import os
 import sys
 from pathlib import Path
 
-from core.telemetry import disable_telemetry
+from core.environment import set_process_defaults
 
-disable_telemetry()
+set_process_defaults()
 
 import click  # noqa: E402
 
@@ -56,11 +56,17 @@ def _outputs(run, step_name: str, output: str):
 def _where_to_look(run) -> None:
     from zenml.client import Client
 
-    click.echo("\nDashboard: start it with `zenml login --local` (inside .venv), then open")
-    click.echo(f"  http://127.0.0.1:8237/projects/default/runs/{run.id}")
-    tracker = Client().active_stack.experiment_tracker
+    client = Client()
+    store = client.zen_store
+    if store.type.value == "rest":  # a ZenML server: its dashboard is at its own address
+        click.echo(f"\nDashboard: {store.url}/projects/default/runs/{run.id}")
+    else:
+        click.echo("\nDashboard: start it with `zenml login --local` (inside .venv), then open")
+        click.echo(f"  http://127.0.0.1:8237/projects/default/runs/{run.id}")
+    tracker = client.active_stack.experiment_tracker
     if tracker is not None and tracker.flavor == "mlflow":
-        click.echo(f"MLflow: mlflow ui --backend-store-uri {tracker.get_tracking_uri()}")
+        uri = tracker.get_tracking_uri()
+        click.echo(f"MLflow: {uri}" if uri.startswith("http") else f"MLflow: mlflow ui --backend-store-uri {uri}")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -5,7 +5,7 @@ Shared by ``run.py`` and the tests, so both start pipelines exactly the same way
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 from core.config import ConfigError, RunConfig
 
@@ -24,15 +24,18 @@ class PipelineFailed(RuntimeError):
         super().__init__(f"pipeline run '{run_name}' failed:\n{listing}")
 
 
+NO_ERROR = "no error recorded"
+
+
 def _failure_message(info) -> str:
     """The step's exception message; failures outside the step function (for example while
     saving an output) carry only a traceback, whose last line names the error."""
     if info is None:
-        return "no error recorded"
+        return NO_ERROR
     if info.message and info.message.strip():
         return info.message.strip()
     lines = [line.strip() for line in (info.traceback or "").splitlines() if line.strip()]
-    return lines[-1] if lines else "no error recorded"
+    return lines[-1] if lines else NO_ERROR
 
 
 def _latest_run_id(pipeline_name: str):
@@ -61,6 +64,11 @@ def _raise_run_failure(pipeline_name: str, error: Exception, previous_run_id) ->
             failures[name] = _failure_message(step.exception_info)
     if not failures:
         raise error
+    if NO_ERROR in failures.values():
+        # A step whose error could not be recorded: typically the artifact store went away, and
+        # with it the step's logs and outputs. Say what of the stack does not answer now.
+        for number, problem in enumerate(stack_problems(), start=1):
+            failures[f"(stack check {number}, after the run)"] = problem
     raise PipelineFailed(run.name, failures) from error
 
 
@@ -81,6 +89,25 @@ def preflight_training(config: RunConfig) -> None:
         raise ConfigError(f"parameters.validation.extra_expectations: {exc}") from exc
 
 
+def check_store() -> None:
+    """The ZenML store the client is logged in to answers.
+
+    A client left logged in to a server that has since stopped (``stacks/services/down`` logs
+    it out, a crash does not) otherwise fails with a connection traceback from inside ZenML."""
+    from zenml.config.global_config import GlobalConfiguration
+
+    configuration = GlobalConfiguration().store_configuration
+    try:
+        GlobalConfiguration().zen_store
+    except RuntimeError as error:
+        if configuration.type.value != "rest":
+            raise
+        raise LaunchError(
+            f"the ZenML server {configuration.url} that the client is logged in to does not answer, nothing "
+            "was run: start it (`stacks/services/up` for this project's services stack) or go back to the "
+            "local store with `zenml logout`") from error
+
+
 def check_stack(needs_feature_store: bool = False) -> None:
     """The pipelines need an experiment tracker and a model registry in the active stack, and a
     feature store when the config publishes a feature view."""
@@ -96,6 +123,69 @@ def check_stack(needs_feature_store: bool = False) -> None:
             f"the active stack '{stack.name}' has no {' and no '.join(missing)}; switch to one that has "
             "(`zenml stack set local`, registered by `make stack` or `python -m stacks.register local`)"
         )
+
+
+def check_reachable() -> None:
+    """The active stack's artifact store and experiment tracker answer, before any step runs.
+
+    Without this, a stopped tracking server or a wrong S3 key shows up as a retry loop or a
+    traceback deep inside a step, after the earlier steps have spent their time. The message
+    names the component and its address; resolved secret values are masked in it."""
+    from zenml.client import Client
+
+    problems = stack_problems()
+    if problems:
+        raise LaunchError(f"the active stack '{Client().active_stack.name}' is not usable, nothing was run:\n  - "
+                          + "\n  - ".join(problems))
+
+
+def stack_problems() -> List[str]:
+    """What of the active stack's artifact store and tracking server does not answer (see
+    ``check_reachable``); also asked after a run whose failed steps recorded no error."""
+    import urllib.error
+    import urllib.request
+
+    from zenml.client import Client
+
+    stack = Client().active_stack
+    problems = []
+    store = stack.artifact_store
+    try:
+        if not store.exists(store.path):  # a new local store: its folder comes with the first run
+            store.makedirs(store.path)
+        store.listdir(store.path)
+    except Exception as exc:  # any failure to list the store's root is the user's to see, named
+        problems.append(f"artifact store '{store.name}' ({store.path}) refused or did not answer: "
+                        f"{type(exc).__name__}: {_mask_secrets(str(exc), store)}")
+    tracker = stack.experiment_tracker
+    uri = tracker.get_tracking_uri() if tracker is not None and tracker.flavor == "mlflow" else ""
+    if uri.startswith(("http://", "https://")):
+        try:
+            with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=5) as response:
+                healthy = response.status == 200
+        except (urllib.error.URLError, OSError) as exc:
+            healthy, reason = False, str(getattr(exc, "reason", exc))
+        else:
+            reason = "its /health did not answer 200"
+        if not healthy:
+            problems.append(f"experiment tracker '{tracker.name}' at {uri} is not reachable: {reason}")
+    return problems
+
+
+def _mask_secrets(text: str, component) -> str:
+    """``text`` with the component's configured string values of 8 or more characters masked.
+
+    Read attribute by attribute: that is how ZenML resolves ``{{secret.key}}`` references (a
+    ``model_dump`` would give the references, not the values that could leak)."""
+    config = component.config
+    for field in type(config).model_fields:
+        try:
+            value = getattr(config, field)
+        except KeyError:  # a secret reference that does not resolve holds no value to leak
+            continue
+        if isinstance(value, str) and len(value) >= 8 and value in text:
+            text = text.replace(value, "***")
+    return text[:500]
 
 
 def production_version(model_name: str):
@@ -144,11 +234,13 @@ def _options(config: RunConfig, pipeline_name: str, enable_cache: Optional[bool]
 
 def run_training(config: RunConfig, enable_cache: Optional[bool] = None):
     """Run the training pipeline; returns the finished pipeline run."""
+    check_store()  # first: importing the pipeline's steps already talks to the store
     from pipelines.training import training
 
     preflight_training(config)
     rolling = config.parameters.rolling
     check_stack(needs_feature_store=rolling is not None and rolling.feature_view is not None)
+    check_reachable()
     pipeline = training.with_options(model=_model(config), **_options(config, "training", enable_cache))
     previous = _latest_run_id("training")
     try:
@@ -159,12 +251,14 @@ def run_training(config: RunConfig, enable_cache: Optional[bool] = None):
 
 def run_batch_inference(config: RunConfig, enable_cache: Optional[bool] = None):
     """Score the configured batch with the production model; returns the finished run."""
+    check_store()
     from pipelines.batch_inference import batch_inference
     from zenml.enums import ModelStages
 
     if config.parameters.inference is None:
         raise ConfigError("parameters.inference is not configured for this use case")
     check_stack()
+    check_reachable()
     production_version(config.model.name)
     options = _options(config, "batch_inference", enable_cache)
     options["settings"].pop("experiment_tracker", None)

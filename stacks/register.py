@@ -1,6 +1,6 @@
 """Register a stack from its YAML definition in ``stacks/``, idempotently.
 
-``python -m stacks.register local [--activate]``
+``python -m stacks.register local [--activate]``, or ``services``, or ``templates/kubernetes``
 
 Components that already exist with the same flavor and configuration are reused; a component
 whose configuration differs (for example the artifact-store path of another clone) is updated
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any, Dict
@@ -22,13 +23,25 @@ from core.paths import STATE_DIR
 STACKS_DIR = Path(__file__).resolve().parent
 
 
+def fill_placeholders(text: str, state_dir: Path) -> str:
+    """``{name}`` placeholders get this machine's values (``stacks/services/settings.py``),
+    ``{env:NAME|default}`` ones the environment's (the cloud templates); ``{{secret.key}}``
+    references are left for ZenML to resolve when a component is used."""
+    from stacks.services.settings import substitutions
+
+    for name, value in substitutions(state_dir).items():
+        text = re.sub(r"(?<!\{)\{" + name + r"\}(?!\})", value.replace("\\", "\\\\"), text)
+    return re.sub(r"(?<!\{)\{env:([A-Z0-9_]+)\|([^}]*)\}(?!\})",
+                  lambda match: os.environ.get(match.group(1), match.group(2)), text)
+
+
 def load_definition(name: str, state_dir: Path = STATE_DIR) -> Dict[str, Any]:
     path = STACKS_DIR / f"{name}.yaml"
     if not path.is_file():
-        known = sorted(p.stem for p in STACKS_DIR.glob("*.yaml"))
+        known = sorted(str(p.relative_to(STACKS_DIR).with_suffix("")) for p in STACKS_DIR.glob("*.yaml"))
+        known += sorted(f"templates/{p.stem}" for p in (STACKS_DIR / "templates").glob("*.yaml"))
         raise SystemExit(f"no stack definition {path}; known: {known}")
-    text = path.read_text().replace("{state_dir}", str(state_dir))
-    definition = yaml.safe_load(text)
+    definition = yaml.safe_load(fill_placeholders(path.read_text(), state_dir))
     for component in definition["components"].values():
         component.setdefault("configuration", {})
     return definition
@@ -41,7 +54,7 @@ def write_feast_repo(spec: Dict[str, Any], state_dir: Path) -> None:
         return
     repo = Path(spec["configuration"]["feast_repo"])
     repo.mkdir(parents=True, exist_ok=True)
-    text = (STACKS_DIR / template).read_text().replace("{state_dir}", str(state_dir))
+    text = fill_placeholders((STACKS_DIR / template).read_text(), state_dir)
     target = repo / "feature_store.yaml"
     if not target.is_file() or target.read_text() != text:
         target.write_text(text)
@@ -111,6 +124,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.environ.setdefault("ZENML_ANALYTICS_OPT_IN", "false")
     Path(STATE_DIR).mkdir(parents=True, exist_ok=True)
+    from core.launch import LaunchError, check_store
+
+    try:
+        check_store()
+    except LaunchError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     print(f"registering stack '{args.stack}' from stacks/{args.stack}.yaml")
     register(args.stack, args.activate)
     return 0

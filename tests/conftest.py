@@ -1,4 +1,4 @@
-"""Test-wide set-up: telemetry off, and a private ZenML store and state folder.
+"""Test-wide set-up: process environment defaults (telemetry off), and a private ZenML store and state folder.
 
 Both are set before anything imports ZenML, so no test ever reads or writes the user's own
 ZenML store or the project's state/ folder.
@@ -7,6 +7,7 @@ ZenML store or the project's state/ folder.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -14,9 +15,9 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
-from core.telemetry import disable_telemetry  # noqa: E402
+from core.environment import set_process_defaults  # noqa: E402
 
-disable_telemetry()
+set_process_defaults()
 _SESSION_DIR = Path(tempfile.mkdtemp(prefix="mlops-tests-"))
 os.environ["ZENML_CONFIG_PATH"] = str(_SESSION_DIR / "zenml")
 # ZenML keeps the active stack and project in the repository's .zen/config.yaml: a private
@@ -50,3 +51,33 @@ def insurance_frame():
     import pandas as pd
 
     return pd.read_csv(INSURANCE_CSV)
+
+
+@pytest.fixture(scope="session")
+def insurance_db(session_dir: Path) -> str:
+    """The seeded SQLite source, reached through INSURANCE_DB_URL as a user would override it."""
+    from core.config import load_config
+    from steps.ingest.sources import seed_database
+
+    url = f"sqlite:///{session_dir / 'state' / 'insurance.db'}"
+    os.environ["INSURANCE_DB_URL"] = url
+    params = load_config(INSURANCE_CONFIG).parameters
+    assert seed_database(str(INSURANCE_CSV), params.source, params.schema_) == 1338
+    return url
+
+
+CHROMIUM = os.environ.get("MLOPS_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
+        require_service("chromium", f"{CHROMIUM} is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()

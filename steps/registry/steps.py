@@ -26,6 +26,28 @@ from steps.evaluate.scoring import model_inputs, promotion_decision, score_model
 logger = get_logger(__name__)
 
 
+def _register_version(registry, name: str, model_uri: str, description: str,
+                      metadata: ModelRegistryModelMetadata) -> str:
+    """Register ``model_uri`` as a new version of ``name``; returns the version.
+
+    For MLflow this calls MLflow's client directly: an MLflow 3 model is logged as
+    ``models:/<model id>``, and a tracking server refuses that source unless the request also
+    names the model id, which ZenML's ``register_model_version`` does not pass (a local SQLite
+    store does not check). Other registries go through ZenML's interface."""
+    if registry.flavor != "mlflow" or not model_uri.startswith("models:/m-"):
+        return str(registry.register_model_version(name=name, model_source_uri=model_uri,
+                                                   description=description, metadata=metadata).version)
+    try:
+        registry.get_model(name=name)
+    except KeyError:
+        registry.register_model(name=name)
+    tags = {key: str(value) for key, value in metadata.model_dump().items() if value is not None}
+    created = registry.mlflow_client.create_model_version(
+        name=name, source=model_uri, run_id=metadata.mlflow_run_id, description=description, tags=tags,
+        model_id=model_uri.removeprefix("models:/"))
+    return str(created.version)
+
+
 # The registry steps run under the stack's experiment tracker: it points MLflow at the stack's tracking
 # server for the step's duration, which the registry's MLflow calls need (ZenML's MLflow
 # registry caches its client across runs in one process, but MLflow resolves `models:/` URIs
@@ -45,9 +67,10 @@ def register_model(model_evaluation: Dict[str, Any]) -> Annotated[Dict[str, Any]
     if registry is None:
         logger.warning("The active stack has no model registry: only the ZenML model version is recorded.")
     else:
-        version = registry.register_model_version(
+        version = _register_version(
+            registry,
             name=zenml_model.name,
-            model_source_uri=model_evaluation["mlflow_model_uri"],
+            model_uri=model_evaluation["mlflow_model_uri"],
             description=f"{model_evaluation['candidate']} ({model_evaluation['estimator']}), "
             f"ZenML model version {zenml_model.number}",
             metadata=ModelRegistryModelMetadata(
@@ -59,7 +82,7 @@ def register_model(model_evaluation: Dict[str, Any]) -> Annotated[Dict[str, Any]
                 mlflow_run_id=model_evaluation["mlflow_run_id"],
             ),
         )
-        entry.update(registry=registry.name, registry_version=str(version.version))
+        entry.update(registry=registry.name, registry_version=version)
     log_metadata(metadata={"registry_entry": entry}, infer_model=True)
     return entry
 

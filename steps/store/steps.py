@@ -27,7 +27,7 @@ def publish_feature_view(feature_table: pd.DataFrame,
     from zenml.client import Client
 
     from steps.prepare.rolling import TIMESTAMP_COLUMN
-    from steps.store.feature_store import feature_definitions, publish
+    from steps.store.feature_store import feature_definitions, feature_source, publish
 
     feature_store = Client().active_stack.feature_store
     if feature_store is None:
@@ -35,9 +35,13 @@ def publish_feature_view(feature_table: pd.DataFrame,
     stored = get_step_context().inputs["feature_table"][0]
     source = os.path.join(stored.uri, "dataset")
     ttl = timedelta(days=rolling.feature_ttl_days)
-    definitions = feature_definitions(rolling.feature_view, rolling.group_column, list(rolling.features), source, ttl)
+    repo = feature_store.config.feast_repo
+    columns = [rolling.group_column, TIMESTAMP_COLUMN, *rolling.features]
+    data_source = feature_source(repo, rolling.feature_view, feature_table[columns], source, str(stored.id))
+    definitions = feature_definitions(rolling.feature_view, rolling.group_column, list(rolling.features),
+                                      data_source, ttl)
     latest = pd.Timestamp(feature_table[TIMESTAMP_COLUMN].max()).to_pydatetime()
-    published = publish(feature_store.config.feast_repo, definitions, latest, ttl)
+    published = publish(repo, definitions, latest, ttl)
     published.update({"feature_table": source, "entity": rolling.group_column,
                       "features": list(rolling.features), "ttl_days": rolling.feature_ttl_days})
     log_metadata(metadata=published)

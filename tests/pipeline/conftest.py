@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from core.config import RunConfig
-from tests.conftest import INSURANCE_CONFIG, INSURANCE_CSV, PROJECT_ROOT
+from tests.conftest import INSURANCE_CONFIG, PROJECT_ROOT
 
 
 @pytest.fixture(scope="session")
@@ -27,19 +27,6 @@ def local_stack(session_dir: Path) -> str:
     source_utils.set_custom_source_root(str(PROJECT_ROOT))
     register("local", activate=True, state_dir=session_dir / "state")
     return "local"
-
-
-@pytest.fixture(scope="session")
-def insurance_db(session_dir: Path) -> str:
-    """The seeded SQLite source, reached through INSURANCE_DB_URL as a user would override it."""
-    from core.config import load_config
-    from steps.ingest.sources import seed_database
-
-    url = f"sqlite:///{session_dir / 'state' / 'insurance.db'}"
-    os.environ["INSURANCE_DB_URL"] = url
-    params = load_config(INSURANCE_CONFIG).parameters
-    assert seed_database(str(INSURANCE_CSV), params.source, params.schema_) == 1338
-    return url
 
 
 @pytest.fixture(scope="session")

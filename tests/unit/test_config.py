@@ -101,3 +101,18 @@ def test_sql_source_rejects_file_options(tmp_path: Path) -> None:
     path = _write(tmp_path, lambda raw: raw["parameters"]["source"].update(separator=";"))
     with pytest.raises(ConfigError, match=r"a sql source does not take \['separator'\]"):
         load_config(path)
+
+
+def test_secret_values_are_masked_in_stack_errors() -> None:
+    """What a preflight error says about a component never contains its configured secrets."""
+    from types import SimpleNamespace
+
+    from zenml.integrations.s3.flavors.s3_artifact_store_flavor import S3ArtifactStoreConfig
+
+    from core.launch import _mask_secrets
+
+    config = S3ArtifactStoreConfig(path="s3://bucket", key="AKIAEXAMPLEKEY01", secret="a-very-secret-value")
+    message = _mask_secrets("denied for AKIAEXAMPLEKEY01 with a-very-secret-value at s3://bucket",
+                            SimpleNamespace(config=config))
+    assert "a-very-secret-value" not in message and "AKIAEXAMPLEKEY01" not in message
+    assert message.startswith("denied for *** with *** at")

@@ -1,0 +1,54 @@
+"""What the dashboard tests look for on a training run's page, shared by the `local` stack's
+dashboard (tests/pipeline/test_dashboard.py) and the `services` stack's ZenML server
+(tests/services/test_services_stack.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.conftest import PROJECT_ROOT
+
+SCREENSHOT_DIR = PROJECT_ROOT / "test-output"
+TRAINING_STEPS = ("extract_source", "validate_expectations", "validation_gate", "clean_dataset", "split_dataset",
+                  "fit_preprocessor", "train_gradient_boosting", "select_best_model", "analyze_slices",
+                  "register_model", "promote_model")
+TRAINING_ARTIFACTS = ("extract_source/outputs/step_output/training_raw_data",
+                      "clean_dataset/outputs/step_output/training_dataset",
+                      "select_best_model/outputs/step_output/model",
+                      "validate_expectations/outputs/step_output/validation_report")
+
+
+def check_training_run_page(page, run_url: str, screenshot_prefix: str) -> None:
+    """The run's DAG shows the steps and artifacts from the source extract to the model, and the
+    validation report's visualization opens. Screenshots go to ``test-output/``."""
+    page.goto(run_url, wait_until="networkidle")
+    SCREENSHOT_DIR.mkdir(exist_ok=True)
+    try:
+        page.wait_for_selector("[data-id='step/extract_source']", timeout=60_000)
+        # The DAG may open zoomed in, and only nodes in view are rendered: fit it, as a user would.
+        page.get_by_role("button", name="Fit view").click()
+        page.wait_for_selector("[data-id='step/promote_model']", timeout=30_000)
+    finally:  # keep what the browser saw, also when the DAG does not appear
+        page.screenshot(path=str(SCREENSHOT_DIR / f"{screenshot_prefix}-training-dag.png"))
+    node_ids = set(page.eval_on_selector_all("[data-id]", "nodes => nodes.map(n => n.getAttribute('data-id'))"))
+    for step in TRAINING_STEPS:
+        assert f"step/{step}" in node_ids, step
+    for artifact in TRAINING_ARTIFACTS:
+        assert artifact in node_ids, artifact
+
+    page.click("[data-id='validate_expectations/outputs/step_output/validation_report']")
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_role("tab", name="Visualization").click()
+    load_preview = dialog.get_by_role("button", name="Load Preview")
+    iframe = page.locator("iframe[title='Secure HTML Content']")
+    load_preview.or_(iframe).first.wait_for(timeout=60_000)
+    if load_preview.is_visible():  # large visualizations wait for an explicit click
+        load_preview.click()
+    frame = page.frame_locator("iframe[title='Secure HTML Content']")
+    frame.get_by_text("expect_column_values_to_be_between").first.wait_for(timeout=60_000)
+    page.screenshot(path=str(SCREENSHOT_DIR / f"{screenshot_prefix}-validation-report.png"))
+
+
+def screenshot_path(name: str) -> Path:
+    SCREENSHOT_DIR.mkdir(exist_ok=True)
+    return SCREENSHOT_DIR / name

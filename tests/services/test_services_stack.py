@@ -1,0 +1,358 @@
+"""The same pipelines on the `services` stack, against the real servers that
+`stacks/services/up` starts: a ZenML server on MariaDB with authentication, an S3 server with
+credentials enforced, an MLflow tracking server on PostgreSQL with basic authentication.
+
+Each run is a `python run.py ...` subprocess, as a user would type it, with its own ZenML client
+configuration that reaches the server through ``ZENML_STORE_URL`` and the service account's API
+key, and selects the stack with `zenml stack set services`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Dict
+
+import pytest
+
+from tests.conftest import INSURANCE_CONFIG, PROJECT_ROOT, require_service
+
+pytestmark = pytest.mark.services
+
+
+def _zenml(env: Dict[str, str], *arguments: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([str(Path(sys.executable).with_name("zenml")), *arguments], env=env, cwd=PROJECT_ROOT,
+                          input=stdin, capture_output=True, text=True, timeout=300)
+
+
+def _run(env: Dict[str, str], *arguments: str, timeout: int = 900) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "run.py", *arguments], env=env, cwd=PROJECT_ROOT,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def _query(env: Dict[str, str], code: str) -> dict:
+    """Run ``code`` (which sets ``result``) in a client process on the server; returns ``result``."""
+    script = Path(env["ZENML_REPOSITORY_PATH"]) / "query.py"  # a file: ZenML needs a source root
+    script.write_text("import json\nfrom zenml.client import Client\n" + textwrap.dedent(code)
+                      + "\nprint(json.dumps(result))")
+    completed = subprocess.run([sys.executable, str(script)], env=env, cwd=PROJECT_ROOT, capture_output=True,
+                               text=True, timeout=300)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def services() -> Dict[str, str]:
+    from stacks.services import control, settings
+
+    down = [name for name in control.SERVERS if not (control.running_pid(name) and control.HEALTH[name]())]
+    if down:
+        require_service("services stack", f"{', '.join(down)} not running: start them with stacks/services/up")
+    return settings.load_credentials()
+
+
+@pytest.fixture(scope="module")
+def client_env(services, session_dir: Path, insurance_db: str) -> Dict[str, str]:
+    """A fresh client configuration logged in with the API key, the `services` stack active."""
+    from stacks.services.control import client_environment
+
+    env = {**os.environ, **client_environment(services),
+           "ZENML_CONFIG_PATH": str(session_dir / "zenml-services-client"),
+           "ZENML_REPOSITORY_PATH": str(session_dir / "repo-services")}
+    Path(env["ZENML_REPOSITORY_PATH"]).mkdir(parents=True, exist_ok=True)
+    switched = _zenml(env, "stack", "set", "services")
+    assert switched.returncode == 0, switched.stdout + switched.stderr
+    return env
+
+
+@pytest.fixture(scope="module")
+def training(client_env) -> subprocess.CompletedProcess:
+    return _run(client_env, "training", "--config", str(INSURANCE_CONFIG))
+
+
+def _run_name(completed: subprocess.CompletedProcess) -> str:
+    lines = [line for line in completed.stdout.splitlines() if line.startswith("Run: ")]
+    assert lines, completed.stdout[-3000:] + completed.stderr[-3000:]
+    return lines[-1].split()[1]
+
+
+def test_the_server_refuses_clients_without_credentials(services) -> None:
+    from stacks.services.settings import ZENML_URL
+
+    for path in ("/api/v1/pipelines", "/api/v1/stacks", "/api/v1/runs"):
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(ZENML_URL + path, timeout=10)
+        assert refused.value.code == 401
+    env = {**os.environ, "ZENML_CONFIG_PATH": str(Path(os.environ["ZENML_CONFIG_PATH"]).parent / "zenml-bad-key")}
+    env.pop("ZENML_STORE_URL", None)
+    login = _zenml(env, "login", ZENML_URL, "--api-key", stdin="ZENKEY_not-a-real-key\n")
+    assert login.returncode != 0
+
+
+def test_training_runs_on_the_services_stack(training, client_env, services) -> None:
+    import boto3
+    from mlflow.tracking import MlflowClient
+
+    from stacks.services import settings
+
+    assert training.returncode == 0, training.stdout[-3000:] + training.stderr[-3000:]
+    run_name = _run_name(training)
+    assert f"Dashboard: {settings.ZENML_URL}/projects/default/runs/" in training.stdout
+    found = _query(client_env, f"""
+        run = Client().get_pipeline_run("{run_name}")
+        result = {{"status": run.status.value, "stack": run.stack.name,
+                   "uris": {{f"{{step}}/{{name}}": [a.uri for a in artifacts]
+                            for step, s in run.steps.items() for name, artifacts in s.outputs.items()}}}}
+    """)
+    assert found["status"] == "completed" and found["stack"] == "services"
+    uris = [uri for values in found["uris"].values() for uri in values]
+    assert {"extract_source/training_raw_data", "select_best_model/model", "analyze_slices/slice_report",
+            "validate_expectations/validation_report"} <= set(found["uris"])
+    assert uris and all(uri.startswith(f"s3://{settings.ARTIFACT_BUCKET}/") for uri in uris)
+
+    s3 = boto3.client("s3", endpoint_url=settings.S3_ENDPOINT, region_name="us-east-1",
+                      aws_access_key_id=services["aws_access_key_id"],
+                      aws_secret_access_key=services["aws_secret_access_key"])
+    model_uri = found["uris"]["select_best_model/model"][0]
+    stored = s3.list_objects_v2(Bucket=settings.ARTIFACT_BUCKET,
+                                Prefix=model_uri.removeprefix(f"s3://{settings.ARTIFACT_BUCKET}/"))
+    assert stored["KeyCount"] > 0
+
+    os.environ["MLFLOW_TRACKING_USERNAME"], os.environ["MLFLOW_TRACKING_PASSWORD"] = (
+        settings.ADMIN, services["mlflow_admin_password"])
+    try:
+        mlflow = MlflowClient(tracking_uri=settings.MLFLOW_URI, registry_uri=settings.MLFLOW_URI)
+        versions = mlflow.search_model_versions("name='medical_cost'")
+        mine = [v for v in versions if v.tags.get("zenml_run_name") == run_name]
+        assert len(mine) == 1, [v.tags for v in versions]
+        run = mlflow.get_run(mine[0].run_id)
+        assert float(run.data.metrics["test_r2"]) > 0.8  # held-out R², logged on the server
+        artifacts = s3.list_objects_v2(Bucket=settings.MLFLOW_BUCKET)
+        assert artifacts["KeyCount"] > 0  # the server keeps MLflow's artifacts in S3 too
+    finally:
+        os.environ.pop("MLFLOW_TRACKING_USERNAME")
+        os.environ.pop("MLFLOW_TRACKING_PASSWORD")
+
+
+def test_batch_inference_runs_on_the_services_stack(training, client_env) -> None:
+    assert training.returncode == 0
+    completed = _run(client_env, "batch_inference", "--config", str(INSURANCE_CONFIG))
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    assert "Predictions: 100 rows appended" in completed.stdout
+    found = _query(client_env, f"""
+        run = Client().get_pipeline_run("{_run_name(completed)}")
+        result = {{"status": run.status.value, "stack": run.stack.name}}
+    """)
+    assert found == {"status": "completed", "stack": "services"}
+
+
+def test_a_stopped_tracking_server_fails_the_run_before_any_step(client_env) -> None:
+    from stacks.services import control
+
+    credentials = control.cfg.load_credentials()
+    control.stop("mlflow")
+    try:
+        completed = _run(client_env, "training", "--config", str(INSURANCE_CONFIG), timeout=120)
+    finally:
+        control.start("mlflow", credentials)
+    assert completed.returncode != 0
+    assert "experiment tracker 'services_mlflow_tracker' at http://127.0.0.1" in completed.stderr
+    assert "nothing was run" in completed.stderr
+    assert "Step " not in completed.stdout  # no step started
+
+
+def test_a_client_left_on_a_stopped_zenml_server_is_told_so_and_down_logs_it_out(services, session_dir) -> None:
+    import yaml
+
+    from stacks.services import control
+
+    env = {key: value for key, value in os.environ.items() if not key.startswith("ZENML_STORE_")}
+    env.update(ZENML_CONFIG_PATH=str(session_dir / "zenml-logged-in-client"),
+               ZENML_REPOSITORY_PATH=str(session_dir / "repo-logged-in"))
+    Path(env["ZENML_REPOSITORY_PATH"]).mkdir(parents=True, exist_ok=True)
+    login = _zenml(env, "login", control.cfg.ZENML_URL, "--api-key", stdin=services["zenml_api_key"] + "\n")
+    assert login.returncode == 0, login.stdout + login.stderr
+    control.stop("zenml")
+    try:
+        completed = _run(env, "training", "--config", str(INSURANCE_CONFIG), timeout=300)
+        stopped = subprocess.run([sys.executable, "-m", "stacks.services.control", "down", "--only", "zenml"],
+                                 env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
+    finally:
+        control.start("zenml", services)
+    assert completed.returncode != 0
+    assert f"the ZenML server {control.cfg.ZENML_URL} that the client is logged in to does not answer" \
+        in completed.stderr, completed.stderr[-3000:]
+    assert "Traceback" not in completed.stderr
+    assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+    assert "logged out" in stopped.stdout
+    store = yaml.safe_load((Path(env["ZENML_CONFIG_PATH"]) / "config.yaml").read_text())["store"]
+    assert store["type"] == "sql", store  # back on its own local store: the next command works
+
+
+def test_wrong_s3_credentials_name_the_artifact_store_and_hide_the_secret(client_env, services) -> None:
+    """A copy of the services stack whose artifact store's secret holds a wrong key."""
+    wrong_secret = "wrong-secret-value-that-must-not-be-logged"
+    setup = _query(client_env, f"""
+        import uuid
+        from zenml.enums import StackComponentType
+        client = Client()
+        name = "wrong_keys_" + uuid.uuid4().hex[:6]
+        client.create_secret(name, values={{"aws_access_key_id": "{services['aws_access_key_id']}",
+                                          "aws_secret_access_key": "{wrong_secret}"}})
+        good = client.get_stack("services")
+        store = good.components[StackComponentType.ARTIFACT_STORE][0]
+        configuration = {{**store.configuration, "key": "{{{{" + name + ".aws_access_key_id}}}}",
+                         "secret": "{{{{" + name + ".aws_secret_access_key}}}}"}}
+        bad_store = client.create_stack_component(name=name, flavor="s3",
+                                                  component_type=StackComponentType.ARTIFACT_STORE,
+                                                  configuration=configuration)
+        components = {{kind: members[0].id for kind, members in good.components.items()}}
+        components[StackComponentType.ARTIFACT_STORE] = bad_store.id
+        client.create_stack(name=name, components=components)
+        result = {{"stack": name}}
+    """)
+    env = dict(client_env)
+    switched = _zenml(env, "stack", "set", setup["stack"])
+    assert switched.returncode == 0, switched.stderr
+    try:
+        completed = _run(env, "training", "--config", str(INSURANCE_CONFIG), timeout=300)
+    finally:
+        assert _zenml(env, "stack", "set", "services").returncode == 0
+    assert completed.returncode != 0
+    assert f"artifact store '{setup['stack']}' (s3://" in completed.stderr
+    assert "nothing was run" in completed.stderr
+    assert wrong_secret not in completed.stdout + completed.stderr
+
+
+def test_the_dashboard_shows_the_run_after_logging_in(training, client_env, services, browser) -> None:
+    """Log in on the server's dashboard as a user would, then open the training run's page."""
+    from stacks.services import settings
+    from tests.dashboard_checks import check_training_run_page, screenshot_path
+
+    assert training.returncode == 0
+    run_id = _query(client_env, f"""
+        result = str(Client().get_pipeline_run("{_run_name(training)}").id)
+    """)
+    # The login page animates its background; with reduced motion, as a user may set, headless
+    # Chromium types into it in seconds instead of a minute (software rendering).
+    context = browser.new_context(viewport={"width": 1800, "height": 1100}, reduced_motion="reduce")
+    page = context.new_page()
+    try:
+        page.goto(f"{settings.ZENML_URL}/login", wait_until="networkidle")
+        page.fill("input[name=username]", settings.ADMIN)
+        page.fill("input[name=password]", services["zenml_admin_password"])
+        page.click("button[type=submit]")
+        page.wait_for_url(lambda url: "/login" not in url, timeout=60_000)
+        page.screenshot(path=str(screenshot_path("services-after-login.png")))
+        check_training_run_page(page, f"{settings.ZENML_URL}/projects/default/runs/{run_id}", "services")
+    finally:
+        context.close()
+
+
+def test_stock_features_reach_redis_through_the_postgres_offline_store(client_env, services) -> None:
+    """The stock pipeline's feature view on the services stack: Feast's SQL registry and offline
+    store in PostgreSQL, the online store in Redis; online values are each symbol's last row."""
+    import pandas as pd
+    import redis
+    from feast import FeatureStore
+
+    from stacks.services import settings
+
+    completed = _run(client_env, "training", "--config", str(PROJECT_ROOT / "configs" / "stocks.yaml"))
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    found = _query(client_env, f"""
+        run = Client().get_pipeline_run("{_run_name(completed)}")
+        published = run.steps["publish_feature_view"].outputs["feature_view"][0].load()
+        table = run.steps["engineer_rolling_features"].outputs["feature_table"][0]
+        result = {{"published": published, "table_uri": table.uri}}
+    """)
+    assert found["published"]["feature_views"] == ["stock_rolling_features"]
+    assert found["table_uri"].startswith(f"s3://{settings.ARTIFACT_BUCKET}/")
+
+    store = FeatureStore(repo_path=str(settings.SERVICES_DIR / "feast"))
+    assert store.config.online_store.type == "redis" and store.config.offline_store.type == "postgres"
+    assert [v.name for v in store.list_feature_views()] == ["stock_rolling_features"]
+    features = ["stock_rolling_features:vol_moving_avg", "stock_rolling_features:adj_close_rolling_med"]
+    online = store.get_online_features(features=features, entity_rows=[{"Symbol": "AAPL"}, {"Symbol": "NONE"}]).to_dict()
+    # The same table, read back from the offline store (the copy the view reads), gives the expected values.
+    source = store.get_feature_view("stock_rolling_features").batch_source
+    from sqlalchemy import create_engine
+
+    config = store.config.offline_store
+    engine = create_engine(f"postgresql+psycopg2://{config.user}@{config.host}:{config.port}/{config.database}")
+    try:
+        rows = pd.read_sql(f"SELECT * FROM {source.get_table_query_string()} WHERE \"Symbol\" = 'AAPL' "
+                           f"ORDER BY event_timestamp DESC LIMIT 1", engine)
+    finally:
+        engine.dispose()
+    assert online["vol_moving_avg"] == [pytest.approx(rows["vol_moving_avg"].iloc[0]), None]
+    assert online["adj_close_rolling_med"][0] == pytest.approx(rows["adj_close_rolling_med"].iloc[0])
+    assert redis.Redis(host=settings.HOST, port=settings.PORTS.redis, db=settings.REDIS_DB).dbsize() > 0
+
+
+def test_an_s3_outage_mid_run_fails_it_and_a_rerun_after_the_restart_completes(client_env, services) -> None:
+    """Stop the S3 server while a training run is under way: the run fails with the S3 error, no
+    output of a failed step is registered, what was stored before the stop is still there after
+    the restart (the server keeps its buckets on disk), and the same command then completes."""
+    import time
+
+    import boto3
+
+    from stacks.services import control, settings
+
+    credentials = control.cfg.load_credentials()
+    latest = """
+        runs = Client().list_pipeline_runs(sort_by="desc:created", size=20)
+        run = next((r for r in runs.items if r.name.startswith("insurance_training")), None)
+        result = {"name": run.name if run else None,
+                  "done": [n for n, s in (run.steps.items() if run else []) if s.status.value == "completed"]}
+    """
+    before = _query(client_env, latest)["name"]
+    process = subprocess.Popen([sys.executable, "run.py", "training", "--config", str(INSURANCE_CONFIG)],
+                               env=client_env, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    try:
+        run_name = None
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and process.poll() is None:
+            found = _query(client_env, latest)
+            if found["name"] != before and "split_dataset" in found["done"]:
+                run_name = found["name"]
+                break
+            time.sleep(2)
+        assert run_name, "the run never reached split_dataset"
+        control.stop("s3")
+        stdout, stderr = process.communicate(timeout=600)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        control.start("s3", credentials)
+    assert process.returncode != 0, stdout[-2000:]
+    assert f"pipeline run '{run_name}' failed" in stderr, stderr[-3000:]
+    assert "artifact store 'services_s3_store' (s3://zenml-artifacts)" in stderr and "127.0.0.1:9300" in stderr
+
+    found = _query(client_env, f"""
+        run = Client().get_pipeline_run("{run_name}")
+        result = {{"status": run.status.value,
+                   "failed_outputs": sum(len(a) for s in run.steps.values() if s.status.value == "failed"
+                                         for a in s.outputs.values()),
+                   "stored": [a.uri for s in run.steps.values() if s.status.value == "completed"
+                              for values in s.outputs.values() for a in values]}}
+    """)
+    assert found["status"] == "failed" and found["failed_outputs"] == 0
+    s3 = boto3.client("s3", endpoint_url=settings.S3_ENDPOINT, region_name="us-east-1",
+                      aws_access_key_id=services["aws_access_key_id"],
+                      aws_secret_access_key=services["aws_secret_access_key"])
+    for uri in found["stored"]:  # written before the stop, still there after the restart
+        listed = s3.list_objects_v2(Bucket=settings.ARTIFACT_BUCKET,
+                                    Prefix=uri.removeprefix(f"s3://{settings.ARTIFACT_BUCKET}/"))
+        assert listed["KeyCount"] > 0, uri
+
+    rerun = _run(client_env, "training", "--config", str(INSURANCE_CONFIG))
+    assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
