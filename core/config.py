@@ -401,6 +401,54 @@ class ServingSpec(StrictModel):
     reload_interval_seconds: float = Field(default=30.0, ge=0.0)
 
 
+class FeatureStoreSpec(StrictModel):
+    """A tabular use case's features as a Feast feature view in the stack's feature store.
+
+    Training publishes the cleaned table (offline store, then materialized into the online
+    store) and reads its training rows back with ``get_historical_features``, keyed by the
+    cleaned table's ``client_id`` and ``loaded_at``. Batch inference writes a new batch's
+    profiles to the online store and scores what ``get_online_features`` returns for its ids.
+    Each feature carries its schema ``description`` and the tags ``owner``, ``source`` and
+    ``version``: Feast keeps them in its registry (``feast feature-views describe <view>``)."""
+
+    feature_view: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    owner: str = Field(min_length=1)
+    version: str = Field(min_length=1)
+    # Where the values come from, for people reading the registry; defaults to the source's kind
+    # and table or file (never its URL, which may hold a password).
+    source: Optional[str] = None
+    # How far back a point-in-time join or an online read looks: older values count as missing.
+    ttl_days: int = Field(default=365, ge=1)
+
+
+class FeatureFieldSpec(StrictModel):
+    """One feature of a feature view, with the metadata Feast's registry keeps for it."""
+
+    name: str
+    type: ColumnType
+    description: str = ""
+    tags: Dict[str, str] = Field(default_factory=dict)
+
+
+class FeatureViewSpec(StrictModel):
+    """What a publication step tells Feast: built from a use case's config by
+    ``steps.store.feature_store.tabular_view`` or ``rolling_view``, never written by hand."""
+
+    name: str
+    entity: str
+    timestamp: str
+    ttl_days: int
+    fields: List[FeatureFieldSpec]
+
+    @property
+    def feature_names(self) -> List[str]:
+        return [field.name for field in self.fields]
+
+    def references(self) -> List[str]:
+        """``view:feature`` names, as Feast's retrieval calls take them."""
+        return [f"{self.name}:{field.name}" for field in self.fields]
+
+
 class UseCaseParameters(StrictModel):
     """Everything a use case needs besides the ZenML model and settings."""
 
@@ -418,6 +466,7 @@ class UseCaseParameters(StrictModel):
     promotion: PromotionSpec = PromotionSpec()
     inference: Optional[InferenceSpec] = None
     serving: Optional[ServingSpec] = None
+    feature_store: Optional[FeatureStoreSpec] = None
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -449,6 +498,9 @@ class UseCaseParameters(StrictModel):
                 raise ValueError(f"timeseries names columns missing from the schema: {missing}")
             if self.training.task != "classification":
                 raise ValueError("timeseries windows are implemented for classification (anomaly detection)")
+        if self.feature_store is not None and (self.timeseries is not None or self.rolling is not None):
+            raise ValueError("'feature_store' publishes a tabular use case's cleaned table; rolling features "
+                             "have their own 'rolling.feature_view'")
         if self.split.stratify and self.training.task != "classification":
             raise ValueError("split.stratify only applies to classification")
         return self

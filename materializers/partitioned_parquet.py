@@ -20,6 +20,12 @@ from zenml.materializers.base_materializer import BaseMaterializer
 
 _DATASET = "dataset"
 
+
+def dataset_uri(artifact_uri: str) -> str:
+    """The Parquet dataset's folder inside an artifact of this materializer (readers such as
+    Feast's file offline store point there)."""
+    return os.path.join(artifact_uri, _DATASET)
+
 if TYPE_CHECKING:
     import polars as pl
 
@@ -70,14 +76,14 @@ class PartitionedParquetMaterializer(BaseMaterializer):
         with tempfile.TemporaryDirectory() as folder:
             local = os.path.join(folder, _DATASET)
             write_dataset(pl.from_pandas(data), local, data.attrs.get("partition_by"))
-            _copy_tree(local, os.path.join(self.uri, _DATASET))
+            _copy_tree(local, dataset_uri(self.uri))
 
     def load(self, data_type: Type[Any]) -> pd.DataFrame:
         import pyarrow.dataset as ds
 
         with tempfile.TemporaryDirectory() as folder:
             local = os.path.join(folder, _DATASET)
-            _download_tree(os.path.join(self.uri, _DATASET), local)
+            _download_tree(dataset_uri(self.uri), local)
             dataset = ds.dataset(local, format="parquet", partitioning="hive")
             frame = dataset.to_table().to_pandas()
         partitions = [f.name for f in (dataset.partitioning.schema if dataset.partitioning else [])]

@@ -1,7 +1,8 @@
 """How a use case's data becomes train, validation and test tables for the candidates.
 
-Tabular use cases: rows are cleaned, split at random (seeded), and features selected by
-statistical tests. Time-series use cases (a ``timeseries:`` config section): whole recordings
+Tabular use cases: rows are cleaned, published to the stack's feature store and read back
+point in time (with a ``feature_store:`` config section), split at random (seeded), and
+features selected by statistical tests. Time-series use cases (a ``timeseries:`` config section): whole recordings
 are split, and sliding windows become the rows. Rolling-feature use cases (a ``rolling:``
 section, such as stock volume): per-group rolling statistics become the model's inputs. All
 return the same five artifacts, so everything from the candidates on is shared, plus the
@@ -21,7 +22,8 @@ from steps.prepare.steps import (
     split_by_group,
     split_dataset,
 )
-from steps.store.steps import publish_feature_view
+from steps.store.feature_store import rolling_view, tabular_view
+from steps.store.steps import publish_feature_view, retrieve_training_features
 from steps.validate.steps import check_data_integrity, check_train_test_drift
 
 
@@ -29,6 +31,10 @@ def tabular_preparation(params: UseCaseParameters):
     table_schema = params.schema_
     raw_data, dataset = validated_dataset(params, params.source, list(table_schema.columns), role="training")
     integrity = check_data_integrity(raw_data, table_schema=table_schema, after="validation_gate")
+    if params.feature_store is not None:  # the model trains on what the feature store gives back
+        view = tabular_view(params)
+        published = publish_feature_view(dataset, view=view)
+        dataset = retrieve_training_features(dataset, published, view=view, target=table_schema.target)
     train_data, test_data = split_dataset(dataset, split=params.split, target=table_schema.target)
     drift = check_train_test_drift(train_data, test_data, table_schema=table_schema)
     features, _ = select_features(
@@ -56,7 +62,7 @@ def rolling_preparation(params: UseCaseParameters):
     feature_table = engineer_rolling_features(raw_data, rolling=rolling, target=table_schema.target,
                                               after="validation_gate")
     if rolling.feature_view is not None:
-        checks.append(publish_feature_view(feature_table, rolling=rolling))
+        checks.append(publish_feature_view(feature_table, view=rolling_view(rolling)))
     train_data, test_data = split_dataset(feature_table, split=params.split, target=table_schema.target)
     features = list(rolling.features)
     preprocessor = fit_preprocessor(train_data, features)

@@ -1,11 +1,17 @@
-"""Publishing a feature table to the stack's Feast feature store.
+"""Feature views in the stack's Feast feature store: publishing and reading them back.
 
-The feature table is already stored, versioned, as Parquet in the artifact store; Feast is
-told where (a ``FileSource`` on that dataset, or, for a PostgreSQL offline store, a copy of the
-table in it: see ``feature_source``), what it holds (an entity on the group column and
-a feature view of the feature columns) and then materializes each entity's latest values into
-the online store, so that ``get_online_features`` serves them. Only the last ``ttl`` of data is
+A feature table is already stored, versioned, as Parquet in the artifact store. Publishing
+tells Feast where it is (a ``FileSource`` on that Parquet, or, for a PostgreSQL offline store, a
+copy of the table in it: see ``feature_source``) and what it holds (an entity and a feature
+view whose fields carry a description and the tags ``owner``, ``source`` and ``version``), then
+materializes each entity's latest values into the online store. Only the last ``ttl`` is
 materialized: the online store keeps one row per entity, and older values would be expired.
+
+Reading back takes a ``feast.FeatureStore`` on the stack's repository (what ZenML's feast
+component builds for each of its calls; ``get_historical_features`` for training rows, point in
+time, ``get_online_features`` for scoring), and every read is checked:
+a row whose values the store does not have is an error that says how many, never a NaN that
+an imputer would quietly fill.
 """
 
 from __future__ import annotations
@@ -13,20 +19,63 @@ from __future__ import annotations
 import os
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Dict, List, Sequence
+from typing import TYPE_CHECKING, Any, Dict, List
 
+from core.config import FeatureFieldSpec, FeatureViewSpec, RollingFeaturesSpec, SourceSpec, UseCaseParameters
+from steps.prepare.cleaning import CLIENT_ID, LOADED_AT
 from steps.prepare.rolling import TIMESTAMP_COLUMN
 
 if TYPE_CHECKING:
     import pandas as pd
 
+# Feast's name for the entity rows' timestamp in a point-in-time join.
+EVENT_TIMESTAMP = "event_timestamp"
 
-def feature_source(repo_path: str, view_name: str, table: "pd.DataFrame", dataset_uri: str, version: str):
+
+class FeatureStoreError(RuntimeError):
+    """The feature store is missing what a pipeline needs from it; the message says what."""
+
+
+# ---------------------------------------------------------------- views from configs
+def source_label(source: SourceSpec) -> str:
+    """Where a use case's values come from, for the registry's readers: kind and table or file,
+    never a URL (it may hold a password)."""
+    if source.kind == "sql":
+        return f"sql table {source.table}"
+    return f"{source.kind} {os.path.basename((source.path or '').rstrip('/'))}"
+
+
+def tabular_view(params: UseCaseParameters) -> FeatureViewSpec:
+    """The cleaned table's feature columns, keyed by client id and load time."""
+    spec, schema = params.feature_store, params.schema_
+    if spec is None:
+        raise ValueError(f"use case '{params.use_case}' has no feature_store section")
+    tags = {"owner": spec.owner, "source": spec.source or source_label(params.source), "version": spec.version}
+    fields = [FeatureFieldSpec(name=name, type=schema.columns[name].type, description=schema.columns[name].description,
+                               tags=tags) for name in schema.feature_columns]
+    return FeatureViewSpec(name=spec.feature_view, entity=CLIENT_ID, timestamp=LOADED_AT, ttl_days=spec.ttl_days,
+                           fields=fields)
+
+
+def rolling_view(rolling: RollingFeaturesSpec) -> FeatureViewSpec:
+    """The rolling feature table's features, keyed by group and day."""
+    if rolling.feature_view is None:
+        raise ValueError("rolling.feature_view is not set")
+    fields = [FeatureFieldSpec(name=name, type="float",
+                               description=f"{feature.statistic} of {feature.column} over the last {rolling.window} "
+                                           f"rows of each {rolling.group_column}")
+              for name, feature in rolling.features.items()]
+    return FeatureViewSpec(name=rolling.feature_view, entity=rolling.group_column, timestamp=TIMESTAMP_COLUMN,
+                           ttl_days=rolling.feature_ttl_days, fields=fields)
+
+
+# ---------------------------------------------------------------- publishing
+def feature_source(repo_path: str, view: FeatureViewSpec, table: "pd.DataFrame", parquet_uri: str, version: str):
     """Where the feature view reads the table, in the repository's offline store.
 
-    A file offline store reads the Parquet dataset that the artifact store already holds. A
-    PostgreSQL offline store gets a copy, one table per artifact version (``<view>_<version>``),
-    written through SQLAlchemy; the view then reads that table."""
+    A file offline store reads the Parquet that the artifact store already holds. A PostgreSQL
+    offline store gets a copy, one table per artifact version (``<view>_<version>``), written
+    through SQLAlchemy; the view then reads that table."""
     from feast import FileSource
     from feast.data_format import ParquetFormat
     from feast.repo_config import load_repo_config
@@ -34,37 +83,38 @@ def feature_source(repo_path: str, view_name: str, table: "pd.DataFrame", datase
     config = load_repo_config(Path(repo_path), Path(repo_path) / "feature_store.yaml").offline_store
     kind = config.type
     if kind == "file":
-        endpoint = os.environ.get("AWS_ENDPOINT_URL") if dataset_uri.startswith("s3://") else None
-        return FileSource(name=f"{view_name}_source", path=dataset_uri, timestamp_field=TIMESTAMP_COLUMN,
+        endpoint = os.environ.get("AWS_ENDPOINT_URL") if parquet_uri.startswith("s3://") else None
+        return FileSource(name=f"{view.name}_source", path=parquet_uri, timestamp_field=view.timestamp,
                           file_format=ParquetFormat(), s3_endpoint_override=endpoint)
     if kind == "postgres":
         from feast.infra.offline_stores.contrib.postgres_offline_store.postgres_source import PostgreSQLSource
         from sqlalchemy import URL, create_engine
 
-        name = f"{view_name}_{version.replace('-', '')[:12]}"
+        name = f"{view.name}_{version.replace('-', '')[:12]}"
         engine = create_engine(URL.create("postgresql+psycopg2", username=config.user, password=config.password or None,
                                           host=config.host, port=config.port, database=config.database))
         try:
             table.to_sql(name, engine, schema=config.db_schema, if_exists="replace", index=False, chunksize=10_000)
         finally:
             engine.dispose()
-        return PostgreSQLSource(name=f"{view_name}_source", table=f"{config.db_schema}.{name}",
-                                timestamp_field=TIMESTAMP_COLUMN)
+        return PostgreSQLSource(name=f"{view.name}_source", table=f"{config.db_schema}.{name}",
+                                timestamp_field=view.timestamp)
     raise ValueError(f"Feast offline store '{kind}' is not supported here: use 'file' or 'postgres'")
 
 
-def feature_definitions(view_name: str, entity_column: str, features: Sequence[str], source,
-                        ttl: timedelta) -> List[Any]:
+def feature_definitions(view: FeatureViewSpec, source) -> List[Any]:
     """The Feast entity and feature view for a feature table read from ``source``."""
     from feast import Entity, FeatureView, Field
-    from feast.types import Float64
+    from feast.types import Bool, Float64, Int64, String
     from feast.value_type import ValueType
 
-    entity = Entity(name=entity_column.lower().replace(" ", "_"), join_keys=[entity_column],
-                    value_type=ValueType.STRING)
-    view = FeatureView(name=view_name, entities=[entity], ttl=ttl, online=True, source=source,
-                       schema=[Field(name=name, dtype=Float64) for name in features])
-    return [entity, source, view]
+    dtypes = {"int": Int64, "float": Float64, "string": String, "bool": Bool}
+    entity = Entity(name=view.entity.lower().replace(" ", "_"), join_keys=[view.entity], value_type=ValueType.STRING)
+    feature_view = FeatureView(
+        name=view.name, entities=[entity], ttl=timedelta(days=view.ttl_days), online=True, source=source,
+        schema=[Field(name=f.name, dtype=dtypes[f.type], description=f.description, tags=f.tags) for f in view.fields],
+    )
+    return [entity, source, feature_view]
 
 
 def publish(repo_path: str, definitions: List[Any], latest: datetime, ttl: timedelta) -> Dict[str, Any]:
@@ -78,3 +128,53 @@ def publish(repo_path: str, definitions: List[Any], latest: datetime, ttl: timed
     store.materialize(start_date=start, end_date=latest + timedelta(seconds=1), feature_views=views)
     return {"project": store.project, "feature_views": views, "materialized_from": start.isoformat(),
             "materialized_to": latest.isoformat()}
+
+
+# ---------------------------------------------------------------- reading back
+def _align(found: "pd.DataFrame", like: "pd.DataFrame", view: FeatureViewSpec, what: str) -> "pd.DataFrame":
+    """``found`` in ``like``'s row order, columns and dtypes; an error for each value the store
+    lacks where ``like`` has one."""
+    keys = like[[view.entity]]
+    if keys[view.entity].duplicated().any():
+        raise FeatureStoreError(f"{what}: the {view.entity} values are not unique, a feature row cannot be told apart")
+    ordered = keys.merge(found.drop_duplicates(view.entity), on=view.entity, how="left")
+    features = view.feature_names
+    lacking = ordered[features].isna() & like[features].reset_index(drop=True).notna()
+    if lacking.to_numpy().any():
+        rows = int(lacking.any(axis=1).sum())
+        example = ordered.loc[lacking.any(axis=1), view.entity].iloc[0]
+        raise FeatureStoreError(
+            f"{what}: the feature store has no values of feature view '{view.name}' for {rows} of {len(like)} "
+            f"rows (for example {view.entity}={example}) within its ttl of {view.ttl_days} days")
+    result = like.reset_index(drop=True).copy()
+    for name in features:
+        result[name] = ordered[name].astype(like[name].dtype)
+    return result
+
+
+def historical_rows(store, view: FeatureViewSpec, dataset: "pd.DataFrame", target: str) -> "pd.DataFrame":
+    """The dataset as the feature store gives it back, point in time: each row's features as of
+    its own ``view.timestamp``, joined to its key and target (the label is not a feature)."""
+    entity_rows = dataset[[view.entity, view.timestamp, target]].rename(columns={view.timestamp: EVENT_TIMESTAMP})
+    found = store.get_historical_features(entity_df=entity_rows, features=view.references()).to_df()
+    return _align(found, dataset, view, "training rows")
+
+
+def online_rows(store, view: FeatureViewSpec, batch: "pd.DataFrame") -> "pd.DataFrame":
+    """The batch with its features as the online store serves them for its keys."""
+    import pandas as pd
+
+    entity_rows = [{view.entity: key} for key in batch[view.entity].tolist()]
+    found = pd.DataFrame(store.get_online_features(entity_rows=entity_rows, features=view.references()).to_dict())
+    return _align(found, batch, view, "online features")
+
+
+def write_online(store, view: FeatureViewSpec, batch: "pd.DataFrame") -> int:
+    """Write a batch's feature rows to the online store (Feast's push path); returns the row count."""
+    try:
+        store.get_feature_view(view.name)
+    except Exception as error:  # Feast raises FeatureViewNotFoundException, with the project in its text
+        raise FeatureStoreError(f"feature view '{view.name}' is not in the stack's feature store registry "
+                                f"({error}): run the training pipeline on this stack first") from error
+    store.write_to_online_store(view.name, batch[[view.entity, view.timestamp, *view.feature_names]])
+    return len(batch)

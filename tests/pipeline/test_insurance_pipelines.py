@@ -23,7 +23,7 @@ TRAINING_ARTIFACTS = {
     "training_raw_data", "validation_report", "data_integrity_report", "training_dataset", "train_data",
     "test_data", "train_test_drift_report", "selected_features", "feature_selection_report", "preprocessor",
     "candidate_model", "candidate_evaluation", "model", "model_evaluation", "candidate_comparison",
-    "registry_entry", "promotion_decision", "slice_report",
+    "registry_entry", "promotion_decision", "slice_report", "feature_view", "training_features",
 }
 
 
@@ -66,6 +66,24 @@ def test_training_run_produces_named_artifacts(trained_run) -> None:
     assert {f"train_{c}" for c in ("linear", "random_forest", "gradient_boosting")} <= set(run.steps)
     dedup = run.steps["clean_dataset"].run_metadata
     assert dedup["duplicates_removed"] == 1 and dedup["rows_out"] == 1337
+
+
+def test_training_rows_come_back_from_the_feature_store(trained_run) -> None:
+    from feast import FeatureStore
+
+    dataset = _output(trained_run, "clean_dataset", "training_dataset").load()
+    served = _output(trained_run, "retrieve_training_features", "training_features")
+    pd.testing.assert_frame_equal(served.load(), dataset.reset_index(drop=True))
+    # Lineage: the split (and so every model) reads the rows the feature store gave back.
+    run = _client().get_pipeline_run(trained_run.id)
+    assert run.steps["split_dataset"].inputs["dataset"][0].id == served.id
+    published = _output(trained_run, "publish_feature_view", "feature_view").load()
+    assert published["feature_views"] == ["client_profile"] and published["rows"] == 1337
+    store = FeatureStore(repo_path=_client().active_stack.feature_store.config.feast_repo)
+    fields = {field.name: field for field in store.get_feature_view("client_profile").features}
+    assert sorted(fields) == ["age", "bmi", "children", "region", "sex", "smoker"]
+    assert fields["bmi"].description == "Body mass index (kg/m^2)"
+    assert fields["smoker"].tags == {"owner": "pricing-analytics", "source": "sql table insurance", "version": "v1"}
 
 
 def test_selected_model_meets_quality_on_held_out_split(trained_run) -> None:
@@ -159,6 +177,21 @@ def test_batch_inference_stores_predictions_with_model_version(inference_run, ma
     assert rows["prediction"].between(500, 80000).all()
     predictions = _output(inference_run, "predict_batch", "predictions").load()
     assert predictions["client_id"].is_unique
+
+
+def test_the_batch_is_scored_on_what_the_online_store_serves(inference_run) -> None:
+    from feast import FeatureStore
+
+    batch = _output(inference_run, "clean_dataset", "batch_dataset").load()
+    served = _output(inference_run, "serve_online_features", "online_features")
+    pd.testing.assert_frame_equal(served.load(), batch.reset_index(drop=True))
+    run = _client().get_pipeline_run(inference_run.id)
+    assert run.steps["predict_batch"].inputs["batch_dataset"][0].id == served.id
+    store = FeatureStore(repo_path=_client().active_stack.feature_store.config.feast_repo)
+    first = batch.iloc[0]
+    online = store.get_online_features(features=["client_profile:bmi", "client_profile:smoker"],
+                                       entity_rows=[{"client_id": first["client_id"]}]).to_dict()
+    assert online["bmi"] == [pytest.approx(first["bmi"])] and online["smoker"] == [first["smoker"]]
 
 
 def test_retraining_on_same_data_does_not_replace_production(inference_run, make_config) -> None:
