@@ -199,8 +199,13 @@ def _command(name: str, credentials: Dict[str, str]) -> tuple[List[str], Dict[st
     if name == "zenml":
         store = (f"mysql://{_mariadb_user(credentials)}:{credentials['mariadb_password']}@{cfg.HOST}:"
                  f"{cfg.PORTS.mariadb}/{cfg.database('zenml', credentials)}")
+        # The server's own folder is also its "repository" path, which holds no .zen: ZenML's
+        # client inside the server would otherwise find a repository above its working directory
+        # (the project's own, or a test session's), check that repository's active stack for
+        # a user, and fail every API-key login that came before any authenticated request.
         return ([python, "-m", "stacks.services.zenml_server", "--host", cfg.HOST, "--port", str(cfg.PORTS.zenml)],
                 {"ZENML_CONFIG_PATH": str(cfg.SERVICES_DIR / "zenml-server"),
+                 "ZENML_REPOSITORY_PATH": str(cfg.SERVICES_DIR / "zenml-server"),
                  "ZENML_STORE_URL": store,
                  "ZENML_SERVER_DEPLOYMENT_TYPE": "other",
                  "ZENML_SERVER_AUTH_SCHEME": "OAUTH2_PASSWORD_BEARER",
@@ -225,7 +230,9 @@ def start(name: str, credentials: Dict[str, str]) -> None:
     PIDS.mkdir(parents=True, exist_ok=True)
     command, extra = _command(name, credentials)
     log = LOGS / f"{name}.log"
-    environment = {**os.environ, **extra, "PYTHONPATH": str(PROJECT_ROOT)}
+    # A server takes no ZenML client setting from whoever starts it (a test, a logged-in shell).
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("ZENML_")}
+    environment = {**inherited, **extra, "PYTHONPATH": str(PROJECT_ROOT)}
     with log.open("ab") as output:
         process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=environment, stdout=output,
                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)

@@ -20,7 +20,9 @@ class ModelQualityError(RuntimeError):
     """The best model misses the config's quality gate; it is neither registered nor promoted."""
 
 
-@step
+# Never cached: it records the selected metrics on this run's model version, which a cached
+# step would leave without them (promotion and the registry read them there).
+@step(enable_cache=False)
 def select_best_model(
     candidate_models: List[BaseEstimator],
     candidate_evaluations: List[Dict[str, Any]],

@@ -39,7 +39,9 @@ def _run(env: Dict[str, str], *arguments: str, timeout: int = 900) -> subprocess
 def _query(env: Dict[str, str], code: str) -> dict:
     """Run ``code`` (which sets ``result``) in a client process on the server; returns ``result``."""
     script = Path(env["ZENML_REPOSITORY_PATH"]) / "query.py"  # a file: ZenML needs a source root
-    script.write_text("import json\nfrom zenml.client import Client\n" + textwrap.dedent(code)
+    # Loading a table needs the project's materializers importable, as in any of its processes.
+    script.write_text(f"import json, sys\nsys.path.insert(0, {str(PROJECT_ROOT)!r})\n"
+                      "from zenml.client import Client\n" + textwrap.dedent(code)
                       + "\nprint(json.dumps(result))")
     completed = subprocess.run([sys.executable, str(script)], env=env, cwd=PROJECT_ROOT, capture_output=True,
                                text=True, timeout=300)
@@ -330,7 +332,8 @@ def test_stock_features_reach_redis_through_the_postgres_offline_store(client_en
 def test_an_s3_outage_mid_run_fails_it_and_a_rerun_after_the_restart_completes(client_env, services) -> None:
     """Stop the S3 server while a training run is under way: the run fails with the S3 error, no
     output of a failed step is registered, what was stored before the stop is still there after
-    the restart (the server keeps its buckets on disk), and the same command then completes."""
+    the restart (the server keeps its buckets on disk), and the same command then completes,
+    reusing the cached steps."""
     import time
 
     import boto3
@@ -345,7 +348,8 @@ def test_an_s3_outage_mid_run_fails_it_and_a_rerun_after_the_restart_completes(c
                   "done": [n for n, s in (run.steps.items() if run else []) if s.status.value == "completed"]}
     """
     before = _query(client_env, latest)["name"]
-    process = subprocess.Popen([sys.executable, "run.py", "training", "--config", str(INSURANCE_CONFIG)],
+    # --no-cache: every step of this run really runs (and writes to S3) until the outage.
+    process = subprocess.Popen([sys.executable, "run.py", "training", "--config", str(INSURANCE_CONFIG), "--no-cache"],
                                env=client_env, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True)
     try:
@@ -373,6 +377,7 @@ def test_an_s3_outage_mid_run_fails_it_and_a_rerun_after_the_restart_completes(c
         result = {{"status": run.status.value,
                    "failed_outputs": sum(len(a) for s in run.steps.values() if s.status.value == "failed"
                                          for a in s.outputs.values()),
+                   "completed": [n for n, s in run.steps.items() if s.status.value == "completed"],
                    "stored": [a.uri for s in run.steps.values() if s.status.value == "completed"
                               for values in s.outputs.values() for a in values]}}
     """)
@@ -387,3 +392,13 @@ def test_an_s3_outage_mid_run_fails_it_and_a_rerun_after_the_restart_completes(c
 
     rerun = _run(client_env, "training", "--config", str(INSURANCE_CONFIG))
     assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
+    steps = _query(client_env, f"""
+        run = Client().get_pipeline_run("{_run_name(rerun)}")
+        result = {{name: [step.status.value, step.config.enable_cache] for name, step in run.steps.items()}}
+    """)
+    # The source is read again; each cacheable step that the failed run completed before the
+    # outage is reused from S3 (its inputs have the same content), and the rest runs.
+    assert steps["extract_source"][0] == "completed" and steps["promote_model"][0] == "completed"
+    reusable = {name for name in found["completed"] if steps[name][1] is not False}
+    cached = {name for name, (status, _) in steps.items() if status == "cached"}
+    assert "split_dataset" in reusable and reusable <= cached, steps
