@@ -117,17 +117,65 @@ def feature_definitions(view: FeatureViewSpec, source) -> List[Any]:
     return [entity, source, feature_view]
 
 
-def publish(repo_path: str, definitions: List[Any], latest: datetime, ttl: timedelta) -> Dict[str, Any]:
-    """Apply the definitions to the registry and materialize the last ``ttl`` into the online store."""
-    from feast import FeatureStore, FeatureView
+def definitions_code(view: FeatureViewSpec, source) -> str:
+    """The view's definitions as a Feast repository module, as they were applied.
+
+    ``feast apply`` applies what the repository's modules define and deletes everything else
+    from the registry, so a repository without them would lose every published view to a
+    plain ``feast apply``. With this module beside ``feature_store.yaml``, ``feast apply``
+    re-applies exactly what the pipeline last published."""
+    from feast import FileSource
+
+    if isinstance(source, FileSource):
+        source_code = (f"FileSource(name={source.name!r}, path={source.path!r}, timestamp_field={source.timestamp_field!r}, "
+                       f"file_format=ParquetFormat(), s3_endpoint_override={source.s3_endpoint_override or None!r})")
+    else:
+        source_code = (f"PostgreSQLSource(name={source.name!r}, table={source.get_table_query_string()!r}, "
+                       f"timestamp_field={source.timestamp_field!r})")
+    dtypes = {"int": "Int64", "float": "Float64", "string": "String", "bool": "Bool"}
+    fields = "".join(f"        Field(name={f.name!r}, dtype={dtypes[f.type]}, description={f.description!r}, "
+                     f"tags={dict(sorted(f.tags.items()))!r}),\n" for f in view.fields)
+    entity_name = view.entity.lower().replace(" ", "_")
+    return f'''"""Feast definitions of the feature view {view.name!r}, written by the pipeline step
+publish_feature_view (steps/store/feature_store.py) each time it publishes the view, so that
+`feast apply` in this repository re-applies what was published. The next publication rewrites it."""
+
+from datetime import timedelta
+
+from feast import Entity, FeatureView, Field, FileSource
+from feast.data_format import ParquetFormat
+from feast.infra.offline_stores.contrib.postgres_offline_store.postgres_source import PostgreSQLSource
+from feast.types import Bool, Float64, Int64, String
+from feast.value_type import ValueType
+
+entity = Entity(name={entity_name!r}, join_keys=[{view.entity!r}], value_type=ValueType.STRING)
+source = {source_code}
+feature_view = FeatureView(
+    name={view.name!r},
+    entities=[entity],
+    ttl=timedelta(days={view.ttl_days}),
+    online=True,
+    source=source,
+    schema=[
+{fields}    ],
+)
+'''
+
+
+def publish(repo_path: str, view: FeatureViewSpec, source, latest: datetime) -> Dict[str, Any]:
+    """Apply the view to the registry, write its definitions module into the repository, and
+    materialize the last ``ttl`` into the online store."""
+    from feast import FeatureStore
 
     store = FeatureStore(repo_path=repo_path)
-    store.apply(definitions)
-    views = [d.name for d in definitions if isinstance(d, FeatureView)]
+    store.apply(feature_definitions(view, source))
+    module = Path(repo_path) / f"feature_view_{view.name}.py"
+    module.write_text(definitions_code(view, source))
+    ttl = timedelta(days=view.ttl_days)
     start = latest - ttl
-    store.materialize(start_date=start, end_date=latest + timedelta(seconds=1), feature_views=views)
-    return {"project": store.project, "feature_views": views, "materialized_from": start.isoformat(),
-            "materialized_to": latest.isoformat()}
+    store.materialize(start_date=start, end_date=latest + timedelta(seconds=1), feature_views=[view.name])
+    return {"project": store.project, "feature_views": [view.name], "materialized_from": start.isoformat(),
+            "materialized_to": latest.isoformat(), "definitions": str(module)}
 
 
 # ---------------------------------------------------------------- reading back

@@ -8,7 +8,6 @@ been emptied) since an identical earlier run.
 from __future__ import annotations
 
 import os
-from datetime import timedelta
 from typing import Any, Dict
 
 import pandas as pd
@@ -53,16 +52,15 @@ def publish_feature_view(feature_table: pd.DataFrame, view: FeatureViewSpec) -> 
     The view always points at a versioned artifact: a later run re-points it at its own table,
     and older tables stay in lineage.
     """
-    from steps.store.feature_store import feature_definitions, feature_source, publish
+    from steps.store.feature_store import feature_source, publish
 
     repo = _feast_repo()
     stored = get_step_context().inputs["feature_table"][0]
     location = _parquet_location(stored)
     columns = [view.entity, view.timestamp, *view.feature_names]
     data_source = feature_source(repo, view, feature_table[columns], location, str(stored.id))
-    ttl = timedelta(days=view.ttl_days)
     latest = pd.Timestamp(feature_table[view.timestamp].max()).to_pydatetime()
-    published = publish(repo, feature_definitions(view, data_source), latest, ttl)
+    published = publish(repo, view, data_source, latest)
     published.update({"feature_table": location, "entity": view.entity, "features": view.feature_names,
                       "ttl_days": view.ttl_days, "rows": len(feature_table)})
     log_metadata(metadata=published)

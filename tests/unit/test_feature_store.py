@@ -14,7 +14,6 @@ from core.config import load_config
 from core.paths import PROJECT_ROOT
 from steps.store.feature_store import (
     FeatureStoreError,
-    feature_definitions,
     feature_source,
     historical_rows,
     online_rows,
@@ -66,11 +65,32 @@ def store(tmp_path_factory, view):
     parquet = repo / "profiles.parquet"
     table.to_parquet(parquet)
     source = feature_source(str(repo), view, table, str(parquet), "v0")
-    published = publish(str(repo), feature_definitions(view, source), T1.to_pydatetime(), timedelta(days=view.ttl_days))
+    published = publish(str(repo), view, source, T1.to_pydatetime())
     assert published["feature_views"] == ["client_profile"]
     registered = FeatureStore(repo_path=str(repo)).get_feature_view("client_profile")
     assert {f.name: f.tags["owner"] for f in registered.features}["smoker"] == "pricing-analytics"
     return FeatureStore(repo_path=str(repo))
+
+
+def test_feast_apply_in_the_repository_keeps_what_was_published(store, view) -> None:
+    """A plain `feast apply` deletes registry objects that no repository module defines; the
+    module publish() writes makes it re-apply the published view instead."""
+    import subprocess
+    import sys
+
+    repo = Path(store.repo_path)
+    feast = str(Path(sys.executable).with_name("feast"))
+    applied = subprocess.run([feast, "apply"], cwd=repo, capture_output=True, text=True, timeout=300)
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    assert "Deleted" not in applied.stdout
+    from feast import FeatureStore
+
+    again = FeatureStore(repo_path=str(repo)).get_feature_view("client_profile")
+    assert [f.name for f in again.features] == view.feature_names
+    assert all(f.description for f in again.features)
+    assert {f.name: f.tags for f in again.features}["bmi"] == \
+        {"owner": "pricing-analytics", "source": "sql table insurance", "version": "v1"}
+    assert again.batch_source.path.endswith("profiles.parquet")
 
 
 def test_training_rows_are_the_values_as_of_each_rows_own_time(store, view) -> None:
