@@ -29,6 +29,15 @@ CONFIG_OPTION = click.option(
 CACHE_OPTION = click.option("--no-cache", is_flag=True, help="Run every step, ignoring ZenML's cache.")
 
 
+def schedule_options(command):
+    """``--schedule`` and ``--max-runs`` (core/scheduling.py)."""
+    command = click.option("--max-runs", type=click.IntRange(min=1), default=None,
+                           help="With --schedule on the local orchestrator: stop after this many runs.")(command)
+    return click.option("--schedule", "schedule", default=None, metavar="CRON|'every <N>s|m|h'",
+                        help="Run on a schedule: a ZenML schedule where the orchestrator supports one, "
+                             "else in this process (local orchestrator).")(command)
+
+
 def _load(config_path: str) -> RunConfig:
     try:
         return load_config(config_path)
@@ -44,6 +53,21 @@ def _launch(pipeline_name: str, config_path: str, no_cache: bool):
         return config, PIPELINES[pipeline_name](config, enable_cache=False if no_cache else None)
     except (ConfigError, LaunchError, PipelineFailed) as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+def _scheduled(pipeline_name: str, config_path: str, no_cache: bool, schedule: str, max_runs) -> None:
+    """Run on the schedule; exits non-zero if any run this process started failed."""
+    from core.launch import LaunchError, run_on_schedule
+
+    config = _load(config_path)
+    try:
+        outcomes = run_on_schedule(pipeline_name, config, schedule, enable_cache=False if no_cache else None,
+                                   max_runs=max_runs, echo=click.echo)
+    except (ConfigError, LaunchError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    failed = outcomes.count("failed")
+    if failed:
+        raise click.ClickException(f"{failed} of {len(outcomes)} scheduled runs failed (see the lines above)")
 
 
 def _outputs(run, step_name: str, output: str):
@@ -77,8 +101,11 @@ def cli() -> None:
 @cli.command()
 @CONFIG_OPTION
 @CACHE_OPTION
-def training(config_path: str, no_cache: bool) -> None:
+@schedule_options
+def training(config_path: str, no_cache: bool, schedule, max_runs) -> None:
     """Extract, validate, prepare, train candidates, evaluate, register and promote."""
+    if schedule:
+        return _scheduled("training", config_path, no_cache, schedule, max_runs)
     config, run = _launch("training", config_path, no_cache)
     evaluation = _outputs(run, "select_best_model", "model_evaluation")
     decision = _outputs(run, "promote_model", "promotion_decision")
@@ -94,8 +121,11 @@ def training(config_path: str, no_cache: bool) -> None:
 @cli.command(name="batch_inference")
 @CONFIG_OPTION
 @CACHE_OPTION
-def batch_inference(config_path: str, no_cache: bool) -> None:
+@schedule_options
+def batch_inference(config_path: str, no_cache: bool, schedule, max_runs) -> None:
     """Validate a new batch, check drift, and predict with the production model."""
+    if schedule:
+        return _scheduled("batch_inference", config_path, no_cache, schedule, max_runs)
     config, run = _launch("batch_inference", config_path, no_cache)
     stored = _outputs(run, "store_predictions", "prediction_store")
     click.echo(f"\nRun: {run.name} ({run.status.value})")

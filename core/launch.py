@@ -5,7 +5,8 @@ Shared by ``run.py`` and the tests, so both start pipelines exactly the same way
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence
 
 from core.config import ConfigError, RunConfig
 
@@ -219,21 +220,25 @@ def _model(config: RunConfig, version: Optional[str] = None):
     )
 
 
-def _options(config: RunConfig, pipeline_name: str, enable_cache: Optional[bool]) -> Dict[str, Any]:
+def _options(config: RunConfig, pipeline_name: str, enable_cache: Optional[bool], tags: Sequence[str] = (),
+             schedule=None) -> Dict[str, Any]:
     settings = {"experiment_tracker": {"experiment_name": config.model.name}, **config.settings}
     cache = config.enable_cache if enable_cache is None else enable_cache
     options: Dict[str, Any] = {
         "run_name": f"{config.parameters.use_case}_{pipeline_name}_{{date}}_{{time}}",
         "settings": settings,
-        "tags": [config.parameters.use_case, pipeline_name],
+        "tags": [config.parameters.use_case, pipeline_name, *tags],
     }
     if cache is not None:
         options["enable_cache"] = cache
+    if schedule is not None:
+        options["schedule"] = schedule
     return options
 
 
-def run_training(config: RunConfig, enable_cache: Optional[bool] = None):
-    """Run the training pipeline; returns the finished pipeline run."""
+def run_training(config: RunConfig, enable_cache: Optional[bool] = None, tags: Sequence[str] = (), schedule=None):
+    """Run the training pipeline; returns the finished pipeline run (None when ``schedule``
+    hands it to the orchestrator)."""
     check_store()  # first: importing the pipeline's steps already talks to the store
     from pipelines.training import training
 
@@ -241,7 +246,7 @@ def run_training(config: RunConfig, enable_cache: Optional[bool] = None):
     rolling = config.parameters.rolling
     check_stack(needs_feature_store=rolling is not None and rolling.feature_view is not None)
     check_reachable()
-    pipeline = training.with_options(model=_model(config), **_options(config, "training", enable_cache))
+    pipeline = training.with_options(model=_model(config), **_options(config, "training", enable_cache, tags, schedule))
     previous = _latest_run_id("training")
     try:
         return pipeline(params=config.parameters)
@@ -249,8 +254,10 @@ def run_training(config: RunConfig, enable_cache: Optional[bool] = None):
         _raise_run_failure("training", exc, previous)
 
 
-def run_batch_inference(config: RunConfig, enable_cache: Optional[bool] = None):
-    """Score the configured batch with the production model; returns the finished run."""
+def run_batch_inference(config: RunConfig, enable_cache: Optional[bool] = None, tags: Sequence[str] = (),
+                        schedule=None):
+    """Score the configured batch with the production model; returns the finished run (None
+    when ``schedule`` hands it to the orchestrator)."""
     check_store()
     from pipelines.batch_inference import batch_inference
     from zenml.enums import ModelStages
@@ -260,7 +267,7 @@ def run_batch_inference(config: RunConfig, enable_cache: Optional[bool] = None):
     check_stack()
     check_reachable()
     production_version(config.model.name)
-    options = _options(config, "batch_inference", enable_cache)
+    options = _options(config, "batch_inference", enable_cache, tags, schedule)
     options["settings"].pop("experiment_tracker", None)
     pipeline = batch_inference.with_options(model=_model(config, ModelStages.PRODUCTION.value), **options)
     previous = _latest_run_id("batch_inference")
@@ -271,3 +278,38 @@ def run_batch_inference(config: RunConfig, enable_cache: Optional[bool] = None):
 
 
 PIPELINES = {"training": run_training, "batch_inference": run_batch_inference}
+
+
+def run_on_schedule(pipeline_name: str, config: RunConfig, schedule_text: str, enable_cache: Optional[bool] = None,
+                    max_runs: Optional[int] = None, echo=print) -> List[str]:
+    """``--schedule``: a ZenML schedule on a schedulable orchestrator, else runs in this process
+    (``core/scheduling.py``); returns the outcome of each run started here."""
+    from core.paths import STATE_DIR
+    from core.scheduling import (
+        SCHEDULED_TAG,
+        ScheduleError,
+        ScheduleLog,
+        active_orchestrator_schedules,
+        parse_schedule,
+        run_in_foreground,
+        zenml_schedule,
+    )
+
+    try:
+        spec = parse_schedule(schedule_text)
+    except ScheduleError as error:
+        raise ConfigError(str(error)) from error
+    check_store()
+    run = PIPELINES[pipeline_name]
+    name = f"{config.parameters.use_case}_{pipeline_name}"
+    if active_orchestrator_schedules():
+        run(config, enable_cache, tags=[SCHEDULED_TAG], schedule=zenml_schedule(spec, name))
+        echo(f"schedule '{name}' ({spec.describe()}) registered with the orchestrator; `zenml pipeline schedule "
+             "list` shows it")
+        return []
+
+    def once() -> str:
+        return run(config, enable_cache, tags=[SCHEDULED_TAG]).name
+
+    log = ScheduleLog(Path(STATE_DIR) / "logs" / f"schedule_{name}.log")
+    return run_in_foreground(spec, once, log, max_runs=max_runs, echo=echo)

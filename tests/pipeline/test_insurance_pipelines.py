@@ -299,6 +299,29 @@ def test_cli_rejects_unknown_config_key(tmp_path) -> None:
     assert "parameters.use_cse: unknown key" in result.stderr
 
 
+def test_a_schedule_on_the_local_orchestrator_runs_in_the_foreground(inference_run, session_dir) -> None:
+    """`--schedule` on the local orchestrator: APScheduler in the command's own process; each
+    run is a normal ZenML run tagged `scheduled`, logged to the state folder's schedule log."""
+    before = {run.id for run in _client().list_pipeline_runs(tags=["scheduled"], size=50).items}
+    result = subprocess.run([sys.executable, "run.py", "training", "--config", str(INSURANCE_CONFIG),
+                             "--schedule", "every 2s", "--max-runs", "2"],
+                            cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "the active orchestrator cannot schedule" in result.stdout
+    runs = [run for run in _client().list_pipeline_runs(tags=["scheduled"], size=50).items if run.id not in before]
+    assert len(runs) == 2 and {run.status.value for run in runs} == {"completed"}
+    assert all({"insurance", "training", "scheduled"} <= {tag.name for tag in run.tags} for run in runs)
+    log = session_dir / "state" / "logs" / "schedule_insurance_training.log"
+    assert sorted(line.split("\t")[2] for line in log.read_text().splitlines()[-2:]) == sorted(r.name for r in runs)
+
+
+def test_a_bad_schedule_is_refused_before_anything_runs() -> None:
+    result = subprocess.run([sys.executable, "run.py", "training", "--config", str(INSURANCE_CONFIG),
+                             "--schedule", "every day"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert "schedule 'every day' is neither a five-field cron expression" in result.stderr
+
+
 def test_cli_help_lists_pipelines() -> None:
     result = subprocess.run([sys.executable, "run.py", "--help"], cwd=PROJECT_ROOT, capture_output=True, text=True,
                             timeout=60)

@@ -67,6 +67,10 @@ def test_kubernetes_template_registers_and_validates_without_a_cluster(local_sta
     stack.validate()  # ZenML's validators: remote artifact store, registry, image builder, kube context
     assert stack.orchestrator.flavor == "kubernetes"
     assert stack.orchestrator.config.kubernetes_context == "ci-cluster"
+    # `--schedule` hands runs to this orchestrator as a ZenML Schedule (core/scheduling.py); the
+    # local one gets the in-process scheduler instead.
+    assert stack.orchestrator.config.is_schedulable
+    assert not Stack.from_model(client.get_stack("local")).orchestrator.config.is_schedulable
     assert stack.artifact_store.path == "s3://ci-zenml-artifacts"
     assert model.components[StackComponentType.CONTAINER_REGISTRY][0].flavor_name == "default"
     assert (session_dir / "state" / "cloud" / "feast" / "feature_store.yaml").is_file()
