@@ -83,8 +83,43 @@ class SchemaSpec(StrictModel):
         return [n for n in names if self.columns[n].type in ("string", "bool")]
 
 
+class RestSpec(StrictModel):
+    """A paginated JSON API (``steps/ingest/rest.py``): ``GET <base_url><endpoint>?page=N&page_size=M``
+    answering ``{"<records_key>": [...], "next": <anything truthy while more pages follow>}``.
+
+    The bearer token comes from the environment variable ``token_env`` or, if unset there, from
+    the key ``token`` of the ZenML secret ``token_secret``; configs never hold it. Connection
+    errors, timeouts, 429 and 5xx answers are retried ``retries`` times with exponential backoff
+    starting at ``backoff_seconds``; other 4xx answers, a body that is not JSON and a page whose
+    records change shape fail at once, naming the page."""
+
+    base_url: Optional[str] = None
+    base_url_env: Optional[str] = None
+    endpoint: str = Field(pattern=r"^/")
+    page_size: int = Field(default=500, ge=1, le=10_000)
+    records_key: str = "items"
+    token_env: Optional[str] = None
+    token_secret: Optional[str] = None
+    timeout_seconds: float = Field(default=10.0, gt=0)
+    retries: int = Field(default=3, ge=0, le=10)
+    backoff_seconds: float = Field(default=0.5, ge=0)
+
+    @model_validator(mode="after")
+    def _check_base_url(self) -> "RestSpec":
+        if not (self.base_url or self.base_url_env):
+            raise ValueError("a rest source needs 'base_url' or 'base_url_env'")
+        return self
+
+    def resolved_base_url(self) -> str:
+        url = (os.environ.get(self.base_url_env) if self.base_url_env else None) or self.base_url
+        if not url:
+            raise ConfigError(f"source.rest: environment variable {self.base_url_env} is not set and no "
+                              "'base_url' is configured")
+        return url.rstrip("/")
+
+
 class SourceSpec(StrictModel):
-    """Where raw records come from: a CSV file, a folder of CSV files, or a SQL table.
+    """Where raw records come from: a CSV file, a folder of CSV files, a SQL table or a REST API.
 
     The database URL may be given by an environment variable (``url_env``), which wins over
     ``url``. That keeps passwords out of configs and out of ZenML's stored run configuration: the
@@ -98,7 +133,7 @@ class SourceSpec(StrictModel):
     that lacks a column is an error, so a recording that lost its labels is never read as normal.
     """
 
-    kind: Literal["csv", "csv_folder", "sql", "stock_market"]
+    kind: Literal["csv", "csv_folder", "sql", "stock_market", "rest"]
     path: Optional[str] = None
     url: Optional[str] = None
     url_env: Optional[str] = None
@@ -108,10 +143,16 @@ class SourceSpec(StrictModel):
     group_column: Optional[str] = None
     missing_column_defaults: Dict[str, Any] = Field(default_factory=dict)
     missing_column_defaults_for: Optional[str] = None
+    rest: Optional[RestSpec] = None
 
     @model_validator(mode="after")
     def _check_kind(self) -> "SourceSpec":
-        if self.kind == "stock_market":
+        if (self.kind == "rest") != (self.rest is not None):
+            raise ValueError("a rest source takes its settings in 'rest:', and only a rest source has them")
+        if self.kind == "rest":
+            if self.path or self.url or self.url_env or self.table or self.group_column:
+                raise ValueError("a rest source takes only 'rest:'")
+        elif self.kind == "stock_market":
             if not self.path:
                 raise ValueError("a stock_market source needs 'path' (a folder, an s3:// prefix or "
                                  "kaggle://<owner>/<dataset> in the Kaggle layout)")
@@ -164,6 +205,8 @@ class SourceSpec(StrictModel):
         if self.kind in ("csv", "csv_folder", "stock_market"):
             path = self.path or ""
             return f"{self.kind}:{path if '://' in path else resolve_path(path)}"
+        if self.kind == "rest":
+            return f"rest:{self.rest.base_url_env or self.rest.base_url}{self.rest.endpoint}"
         from sqlalchemy.engine import make_url
 
         try:

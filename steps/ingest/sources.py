@@ -27,10 +27,24 @@ def read_source(spec: SourceSpec, columns: Optional[Sequence[str]] = None) -> pd
     unexpected column reaches validation and is reported there.
     """
     readers = {"csv": lambda: _read_csv(spec), "csv_folder": lambda: _read_csv_folder(spec),
-               "sql": lambda: _read_sql(spec, columns), "stock_market": lambda: _read_stock_market(spec)}
+               "sql": lambda: _read_sql(spec, columns), "stock_market": lambda: _read_stock_market(spec),
+               "rest": lambda: _read_rest(spec)}
     frame = readers[spec.kind]()
     if frame.empty:
         raise SourceError(f"source {spec.describe()} returned an empty table (0 rows)")
+    return frame
+
+
+def _read_rest(spec: SourceSpec) -> pd.DataFrame:
+    """Every page of the API (steps/ingest/rest.py); pages, attempts and seconds go to
+    ``frame.attrs["fetch"]`` for the step's metadata."""
+    from dataclasses import asdict
+
+    from steps.ingest.rest import FetchReport, fetch_table
+
+    report = FetchReport()
+    frame = fetch_table(spec.rest, report)
+    frame.attrs["fetch"] = asdict(report)
     return frame
 
 

@@ -32,6 +32,8 @@ def extract_source(
             "duration_s": round(time.perf_counter() - started, 3),
             # What the reader counted and resolved on the way (for example prices written as 0).
             **({"quality": frame.attrs["quality"]} if "quality" in frame.attrs else {}),
+            # A REST source's pages, attempts (retries included) and fetch time.
+            **({"fetch": frame.attrs["fetch"]} if "fetch" in frame.attrs else {}),
         }
     )
     return frame

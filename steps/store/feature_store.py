@@ -42,6 +42,8 @@ def source_label(source: SourceSpec) -> str:
     never a URL (it may hold a password)."""
     if source.kind == "sql":
         return f"sql table {source.table}"
+    if source.kind == "rest":
+        return f"rest {source.rest.endpoint}"
     return f"{source.kind} {os.path.basename((source.path or '').rstrip('/'))}"
 
 
