@@ -464,6 +464,14 @@ class FeatureStoreSpec(StrictModel):
     ttl_days: int = Field(default=365, ge=1)
 
 
+class MonitoringSpec(StrictModel):
+    """Each training run's metric against the model's earlier versions (steps/evaluate/monitoring.py):
+    worse by more than ``tolerance`` (relative) is flagged. ``metric`` defaults to the selection metric."""
+
+    metric: Optional[str] = None
+    tolerance: float = Field(default=0.05, ge=0.0)
+
+
 class FeatureFieldSpec(StrictModel):
     """One feature of a feature view, with the metadata Feast's registry keeps for it."""
 
@@ -510,6 +518,7 @@ class UseCaseParameters(StrictModel):
     inference: Optional[InferenceSpec] = None
     serving: Optional[ServingSpec] = None
     feature_store: Optional[FeatureStoreSpec] = None
+    monitoring: MonitoringSpec = MonitoringSpec()
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -544,6 +553,12 @@ class UseCaseParameters(StrictModel):
         if self.feature_store is not None and (self.timeseries is not None or self.rolling is not None):
             raise ValueError("'feature_store' publishes a tabular use case's cleaned table; rolling features "
                              "have their own 'rolling.feature_view'")
+        if self.monitoring.metric is not None:
+            from steps.evaluate.metrics import METRICS
+
+            if self.monitoring.metric not in METRICS[self.training.task]:
+                raise ValueError(f"monitoring.metric '{self.monitoring.metric}' is not a {self.training.task} metric: "
+                                 f"{sorted(METRICS[self.training.task])}")
         if self.split.stratify and self.training.task != "classification":
             raise ValueError("split.stratify only applies to classification")
         return self

@@ -1,4 +1,5 @@
-"""ZenML steps: pick the best candidate and hold it to the config's quality gate."""
+"""ZenML steps: pick the best candidate, hold it to the config's quality gate, and compare it
+with the model's earlier versions."""
 
 from __future__ import annotations
 
@@ -6,11 +7,11 @@ from typing import Any, Dict, List, Tuple
 
 from sklearn.base import BaseEstimator
 from typing_extensions import Annotated
-from zenml import ArtifactConfig, log_metadata, step
+from zenml import ArtifactConfig, get_step_context, log_metadata, step
 from zenml.enums import ArtifactType
 from zenml.types import HTMLString
 
-from core.config import ThresholdSpec
+from core.config import MonitoringSpec, ThresholdSpec
 from materializers.html import page, table
 from steps.evaluate.metrics import METRICS, threshold_failures
 from steps.evaluate.scoring import rank_candidates
@@ -65,3 +66,41 @@ def model_quality_gate(model_evaluation: Dict[str, Any], quality_gate: Dict[str,
         raise ModelQualityError(
             f"model '{model_evaluation['candidate']}' fails the quality gate: " + "; ".join(failures)
         )
+
+
+# Never cached: the history it reads (the model's earlier versions) grows with every run.
+@step(enable_cache=False)
+def monitor_model_metrics(
+    model_evaluation: Dict[str, Any], task: str, monitoring: MonitoringSpec
+) -> Annotated[HTMLString, "metric_history"]:
+    """This version's metric against the earlier versions of the model; a regression beyond the
+    tolerance is flagged in the metadata (step and model version) and on the history chart."""
+    from dataclasses import asdict
+
+    from zenml.client import Client
+
+    from steps.evaluate.monitoring import check_metric, history_chart
+
+    metric = monitoring.metric or model_evaluation["selection_metric"]
+    current = get_step_context().model
+    history = []
+    for version in Client().list_model_versions(model_name_or_id=current.name, sort_by="desc:number", size=200,
+                                                  hydrate=True).items:
+        recorded = (version.run_metadata or {}).get("metrics")
+        if version.number < current.number and isinstance(recorded, dict) and metric in recorded:
+            history.append((version.number, float(recorded[metric])))
+    value = float(model_evaluation["metrics"][metric])
+    check = check_metric(history, metric, value, METRICS[task][metric] == "min", monitoring.tolerance)
+    log_metadata(metadata={"monitoring": {**asdict(check), "tolerance": monitoring.tolerance}})
+    log_metadata(metadata={"monitoring": {**asdict(check), "tolerance": monitoring.tolerance}}, infer_model=True)
+    points = sorted(history) + [(current.number, value)]
+    if check.baseline is None:
+        verdict = f"version {current.number}: {metric} {value:.4g}, the model's first version with it"
+    else:
+        verdict = (f"version {current.number}: {metric} {value:.4g} against {check.baseline:.4g} (version "
+                   f"{check.baseline_version}), {'worse' if check.worse_by > 0 else 'not worse'} by "
+                   f"{abs(check.worse_by):.1%}: " + ("REGRESSION beyond" if check.regressed else "within")
+                   + f" the tolerance of {monitoring.tolerance:.0%}")
+    chart = f"<img alt='{metric} over versions' src='data:image/png;base64,{history_chart(points, metric, check)}'>"
+    rows = table(["version", metric], [(number, f"{score:.4g}") for number, score in reversed(points)])
+    return HTMLString(page(f"{current.name}: {metric} over versions", verdict, chart + rows))

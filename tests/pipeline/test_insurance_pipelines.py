@@ -337,3 +337,32 @@ def test_stack_without_tracker_is_refused_before_running(local_stack, make_confi
     with pytest.raises(LaunchError, match="active stack 'default' has no experiment tracker"):
         run_training(make_config())
     assert _client().list_pipeline_runs(size=1).total == runs_before
+
+
+def test_monitoring_flags_a_version_worse_than_the_last_beyond_the_tolerance(inference_run, make_config) -> None:
+    """Runs last in this module: a ridge-only retraining (no quality gate) is worse than the
+    gradient-boosting versions before it, so monitoring flags it; production stays as it is."""
+    production = _production_number()
+
+    def ridge_only(raw: dict) -> None:
+        training = raw["parameters"]["training"]
+        training["candidates"] = [c for c in training["candidates"] if c["name"] == "linear"]
+        training["quality_gate"] = {}
+
+    run = run_training(make_config(ridge_only))
+    steps = _client().get_pipeline_run(run.id).steps
+    check = steps["monitor_model_metrics"].run_metadata["monitoring"]
+    assert check["metric"] == "r2" and check["regressed"] is True, check
+    assert check["baseline_version"] == steps["promote_model"].outputs["promotion_decision"][0].load()[
+        "model_version"] - 1
+    assert check["worse_by"] > 0.05 and check["baseline"] > check["value"]
+    page = steps["monitor_model_metrics"].outputs["metric_history"][0].load()
+    assert "REGRESSION beyond the tolerance of 5%" in page and "data:image/png;base64," in page
+    assert _production_number() == production  # promotion keeps the worse model out anyway
+    version = _client().get_model_version(MODEL, check["baseline_version"] + 1)
+    assert version.run_metadata["monitoring"]["regressed"] is True
+
+
+def test_a_first_version_has_no_baseline(trained_run) -> None:
+    check = _client().get_pipeline_run(trained_run.id).steps["monitor_model_metrics"].run_metadata["monitoring"]
+    assert check["baseline"] is None and check["regressed"] is False
