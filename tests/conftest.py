@@ -33,6 +33,35 @@ INSURANCE_CSV = PROJECT_ROOT / "data" / "insurance" / "insurance.csv"
 INSURANCE_CONFIG = PROJECT_ROOT / "configs" / "insurance.yaml"
 
 
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def serve_in_thread(app):
+    """Serve an ASGI app with a real uvicorn server on a free loopback port, in a daemon thread.
+    A generator: yields the base URL, and stops the server when resumed (for pytest fixtures)."""
+    import threading
+    import time
+
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.started, "uvicorn did not start"
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
 def require_service(name: str, reason: str) -> None:
     """Skip when a service is unreachable, unless the run demands services (CI sets that)."""
     message = f"{name} unreachable: {reason}"

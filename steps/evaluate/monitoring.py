@@ -37,6 +37,17 @@ def check_metric(history: Sequence[Tuple[int, float]], metric: str, value: float
     return MetricCheck(metric, value, baseline, baseline_version, worse_by, worse_by > tolerance)
 
 
+def describe_check(check: MetricCheck, version: int, tolerance: float) -> str:
+    """One line for the history page: the value, its baseline and the verdict."""
+    if check.baseline is None:
+        return f"version {version}: {check.metric} {check.value:.4g}, the model's first version with it"
+    direction = "worse" if check.worse_by > 0 else "not worse"
+    verdict = "REGRESSION beyond" if check.regressed else "within"
+    return (f"version {version}: {check.metric} {check.value:.4g} against {check.baseline:.4g} (version "
+            f"{check.baseline_version}), {direction} by {abs(check.worse_by):.1%}: {verdict} the tolerance of "
+            f"{tolerance:.0%}")
+
+
 def history_chart(points: List[Tuple[int, float]], metric: str, check: MetricCheck) -> str:
     """A PNG line chart (base64, for an HTML page) of the metric over model versions."""
     import base64

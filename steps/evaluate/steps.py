@@ -79,7 +79,7 @@ def monitor_model_metrics(
 
     from zenml.client import Client
 
-    from steps.evaluate.monitoring import check_metric, history_chart
+    from steps.evaluate.monitoring import check_metric, describe_check, history_chart
 
     metric = monitoring.metric or model_evaluation["selection_metric"]
     current = get_step_context().model
@@ -91,16 +91,11 @@ def monitor_model_metrics(
             history.append((version.number, float(recorded[metric])))
     value = float(model_evaluation["metrics"][metric])
     check = check_metric(history, metric, value, METRICS[task][metric] == "min", monitoring.tolerance)
-    log_metadata(metadata={"monitoring": {**asdict(check), "tolerance": monitoring.tolerance}})
-    log_metadata(metadata={"monitoring": {**asdict(check), "tolerance": monitoring.tolerance}}, infer_model=True)
+    recorded = {"monitoring": {**asdict(check), "tolerance": monitoring.tolerance}}
+    log_metadata(metadata=recorded)
+    log_metadata(metadata=recorded, infer_model=True)
     points = sorted(history) + [(current.number, value)]
-    if check.baseline is None:
-        verdict = f"version {current.number}: {metric} {value:.4g}, the model's first version with it"
-    else:
-        verdict = (f"version {current.number}: {metric} {value:.4g} against {check.baseline:.4g} (version "
-                   f"{check.baseline_version}), {'worse' if check.worse_by > 0 else 'not worse'} by "
-                   f"{abs(check.worse_by):.1%}: " + ("REGRESSION beyond" if check.regressed else "within")
-                   + f" the tolerance of {monitoring.tolerance:.0%}")
+    verdict = describe_check(check, current.number, monitoring.tolerance)
     chart = f"<img alt='{metric} over versions' src='data:image/png;base64,{history_chart(points, metric, check)}'>"
     rows = table(["version", metric], [(number, f"{score:.4g}") for number, score in reversed(points)])
     return HTMLString(page(f"{current.name}: {metric} over versions", verdict, chart + rows))

@@ -4,8 +4,6 @@ production model of the stock-volume use case, fuzzed from its own OpenAPI schem
 from __future__ import annotations
 
 import itertools
-import socket
-import threading
 import time
 
 import pandas as pd
@@ -14,6 +12,7 @@ import requests
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
+from tests.conftest import free_port, serve_in_thread
 from tests.pipeline.conftest import stocks_config
 
 pytestmark = pytest.mark.pipeline
@@ -21,30 +20,12 @@ pytestmark = pytest.mark.pipeline
 PARAMS = {"vol_moving_avg": 2_500_000.0, "adj_close_rolling_med": 120.0}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def api(stocks_run):
-    import uvicorn
-
     from serving.app import app_for_config
 
     config = stocks_config(lambda raw: raw["parameters"]["serving"].update(reload_interval_seconds=0.5))
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app_for_config(config), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    yield from serve_in_thread(app_for_config(config))
 
 
 def _production():
@@ -141,7 +122,7 @@ def test_run_py_serve_with_two_workers_answers_like_the_single_process_api(api) 
 
     from tests.conftest import PROJECT_ROOT
 
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen([sys.executable, "run.py", "serve", "--config", "configs/stocks.yaml", "--port", str(port),
                                "--workers", "2", "--log-level", "warning"], cwd=PROJECT_ROOT,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -5,7 +5,6 @@ is not JSON, a changed schema, a slow answer)."""
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,36 +18,17 @@ from core.config import RestSpec, SourceSpec
 from core.database import SourceError
 from steps.ingest.rest import FetchReport, fetch_table
 from steps.ingest.sources import read_source
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import PROJECT_ROOT, free_port, serve_in_thread
 
 CHURN_CSV = PROJECT_ROOT / "data" / "churn" / "Telco-Customer-Churn.csv"
 TOKEN = "test-token-7f3a"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def billing_api() -> Iterator[str]:
-    import uvicorn
-
     from serving.billing_api import billing_records, create_app
 
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(billing_records(str(CHURN_CSV)), TOKEN), host="127.0.0.1",
-                                           port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "the billing API did not start"
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    yield from serve_in_thread(create_app(billing_records(str(CHURN_CSV)), TOKEN))
 
 
 def _spec(base_url: str, **changes) -> RestSpec:
@@ -173,4 +153,4 @@ def test_a_slow_answer_times_out_and_an_unreachable_api_is_named(faulty_api) -> 
     with pytest.raises(SourceError, match=r"page 1 of .*: timed out after 2 attempts"):
         fetch_table(_spec(url, timeout_seconds=0.3, retries=1))
     with pytest.raises(SourceError, match=r"page 1 of http://127.0.0.1:\d+/billing: unreachable after 2 attempts"):
-        fetch_table(_spec(f"http://127.0.0.1:{_free_port()}", retries=1))
+        fetch_table(_spec(f"http://127.0.0.1:{free_port()}", retries=1))

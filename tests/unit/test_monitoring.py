@@ -2,7 +2,7 @@
 
 import pytest
 
-from steps.evaluate.monitoring import check_metric
+from steps.evaluate.monitoring import check_metric, describe_check
 
 
 def test_the_baseline_is_the_latest_earlier_version() -> None:
@@ -24,3 +24,11 @@ def test_no_history_and_a_zero_baseline() -> None:
     assert first.baseline is None and first.worse_by is None and not first.regressed
     assert check_metric([(1, 0.0)], "mae", 0.1, lower_is_better=True, tolerance=0.05).regressed
     assert not check_metric([(1, 0.0)], "mae", 0.0, lower_is_better=True, tolerance=0.05).regressed
+
+
+def test_the_verdict_line_names_baseline_and_outcome() -> None:
+    check = check_metric([(4, 0.90)], "r2", 0.75, lower_is_better=False, tolerance=0.05)
+    assert describe_check(check, 5, 0.05) == ("version 5: r2 0.75 against 0.9 (version 4), worse by 16.7%: "
+                                              "REGRESSION beyond the tolerance of 5%")
+    first = check_metric([], "r2", 0.9, lower_is_better=False, tolerance=0.05)
+    assert describe_check(first, 1, 0.05) == "version 1: r2 0.9, the model's first version with it"
