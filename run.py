@@ -95,7 +95,7 @@ def _where_to_look(run) -> None:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def cli() -> None:
-    """MLOps pipelines on ZenML. Pipelines: training, batch_inference. API: serve. Setup: seed."""
+    """MLOps pipelines on ZenML. Pipelines: training, batch_inference, data. API: serve, api. Setup: seed."""
 
 
 @cli.command()
@@ -131,6 +131,26 @@ def batch_inference(config_path: str, no_cache: bool, schedule, max_runs) -> Non
     click.echo(f"\nRun: {run.name} ({run.status.value})")
     click.echo(f"Predictions: {stored['rows_written']} rows appended to {stored['table']} "
                f"({stored['rows_in_table']} rows in the table)")
+    _where_to_look(run)
+
+
+@cli.command()
+@CONFIG_OPTION
+@CACHE_OPTION
+@schedule_options
+def data(config_path: str, no_cache: bool, schedule, max_runs) -> None:
+    """DataOps: extract, validate, profile, impute and normalize, explore (EDA), log the activity."""
+    if schedule:
+        return _scheduled("data", config_path, no_cache, schedule, max_runs)
+    from core.paths import STATE_DIR
+    from steps.explore.activity import activity_log_path
+
+    config, run = _launch("data", config_path, no_cache)
+    activity = _outputs(run, "record_data_activity", "data_activity")
+    click.echo(f"\nRun: {run.name} ({run.status.value})")
+    click.echo(f"Rows: {activity['rows']}, validation {activity['validation']}, issues: "
+               + (", ".join(f"{name} ({count})" for name, count in activity["issues"].items()) or "none"))
+    click.echo(f"Activity log: {activity_log_path(STATE_DIR, config.parameters.use_case)}")
     _where_to_look(run)
 
 

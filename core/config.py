@@ -12,6 +12,7 @@ target. Adding a tabular data set means writing a new config, not new code.
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Any, Dict, List, Literal, Optional
@@ -472,6 +473,45 @@ class MonitoringSpec(StrictModel):
     tolerance: float = Field(default=0.05, ge=0.0)
 
 
+class BinSpec(StrictModel):
+    """A numeric column cut into categories at finite ``edges`` (right-closed, ``pandas.cut``),
+    such as income bands. The first bin takes everything up to the first edge and the last one
+    everything above the last edge, so n edges make n + 1 bins. The bins are counted, encoded,
+    and their association with the target is measured."""
+
+    column: str
+    edges: List[float] = Field(min_length=1)
+    labels: Optional[List[str]] = None
+
+    @model_validator(mode="after")
+    def _check(self) -> "BinSpec":
+        if any(b <= a for a, b in zip(self.edges, self.edges[1:])) or not all(map(math.isfinite, self.edges)):
+            raise ValueError(f"bin edges must be finite and increasing: {self.edges}")
+        if self.labels is not None and len(self.labels) != len(self.edges) + 1:
+            raise ValueError(f"{len(self.edges)} edges make {len(self.edges) + 1} bins, which need as many labels; "
+                             f"got {len(self.labels)}")
+        return self
+
+    @property
+    def bin_labels(self) -> List[str]:
+        edges = self.edges
+        return self.labels or [f"<= {edges[0]:g}", *(f"({a:g}, {b:g}]" for a, b in zip(edges, edges[1:])),
+                               f"> {edges[-1]:g}"]
+
+
+class ExplorationSpec(StrictModel):
+    """The ``data`` pipeline's exploration (steps/explore): which numeric columns to bin, which
+    two columns are a map's longitude and latitude, and how many rows the charts and the
+    permutation importance use (a seeded sample: the statistics always use every row)."""
+
+    bins: Dict[str, BinSpec] = Field(default_factory=dict)
+    geo: Optional[List[str]] = Field(default=None, min_length=2, max_length=2)
+    chart_rows: int = Field(default=4000, ge=100)
+    importance_rows: int = Field(default=6000, ge=100)
+    importance_repeats: int = Field(default=5, ge=1, le=50)
+    random_state: int = 42
+
+
 class FeatureFieldSpec(StrictModel):
     """One feature of a feature view, with the metadata Feast's registry keeps for it."""
 
@@ -519,6 +559,7 @@ class UseCaseParameters(StrictModel):
     serving: Optional[ServingSpec] = None
     feature_store: Optional[FeatureStoreSpec] = None
     monitoring: MonitoringSpec = MonitoringSpec()
+    exploration: ExplorationSpec = ExplorationSpec()
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -559,6 +600,14 @@ class UseCaseParameters(StrictModel):
             if self.monitoring.metric not in METRICS[self.training.task]:
                 raise ValueError(f"monitoring.metric '{self.monitoring.metric}' is not a {self.training.task} metric: "
                                  f"{sorted(METRICS[self.training.task])}")
+        explored = [*(b.column for b in self.exploration.bins.values()), *(self.exploration.geo or [])]
+        not_numeric = sorted({c for c in explored if self.schema_.columns.get(c) is None
+                              or self.schema_.columns[c].type not in ("int", "float")})
+        if not_numeric:
+            raise ValueError(f"exploration bins and geo need numeric schema columns, not {not_numeric}")
+        clashes = sorted(set(self.exploration.bins) & set(self.schema_.columns))
+        if clashes:
+            raise ValueError(f"exploration bin names must be new column names, not {clashes}")
         if self.split.stratify and self.training.task != "classification":
             raise ValueError("split.stratify only applies to classification")
         return self

@@ -277,7 +277,23 @@ def run_batch_inference(config: RunConfig, enable_cache: Optional[bool] = None, 
         _raise_run_failure("batch_inference", exc, previous)
 
 
-PIPELINES = {"training": run_training, "batch_inference": run_batch_inference}
+def run_data(config: RunConfig, enable_cache: Optional[bool] = None, tags: Sequence[str] = (), schedule=None):
+    """Extract, validate, profile, normalize and explore the use case's table (DataOps); returns
+    the finished run (None when ``schedule`` hands it to the orchestrator)."""
+    check_store()
+    from pipelines.data import data
+
+    check_reachable()
+    options = _options(config, "data", enable_cache, tags, schedule)
+    options["settings"].pop("experiment_tracker", None)  # no step of this pipeline tracks experiments
+    previous = _latest_run_id("data")
+    try:
+        return data.with_options(**options)(params=config.parameters)
+    except Exception as exc:
+        _raise_run_failure("data", exc, previous)
+
+
+PIPELINES = {"training": run_training, "batch_inference": run_batch_inference, "data": run_data}
 
 
 def run_on_schedule(pipeline_name: str, config: RunConfig, schedule_text: str, enable_cache: Optional[bool] = None,

@@ -20,3 +20,18 @@ def report_failure(exception: BaseException) -> None:
     alerter = Client().active_stack.alerter
     if alerter is not None:
         alerter.post(message)
+
+
+def report_data_failure(exception: BaseException) -> None:
+    """``report_failure``, plus the failed run's line in the data pipeline's activity log."""
+    from core.paths import STATE_DIR
+    from steps.explore.activity import Activity, activity_log_path, append_activity
+    from steps.explore.steps import run_duration
+
+    report_failure(exception)
+    context = get_step_context()
+    name, seconds = run_duration()
+    use_case = context.pipeline_run.config.parameters["params"]["use_case"]
+    append_activity(activity_log_path(STATE_DIR, use_case),
+                    Activity(run=name, outcome=f"failed in step '{context.step_run.name}'",
+                             duration_seconds=round(seconds, 1), error=f"{type(exception).__name__}: {exception}"))

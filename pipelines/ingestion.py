@@ -14,9 +14,9 @@ from steps.prepare.steps import clean_dataset
 from steps.validate.steps import validate_expectations, validation_gate
 
 
-def validated_raw(params: UseCaseParameters, source: SourceSpec, columns: List[str], role: str):
-    """The raw table and its validation gate; ``role`` is ``training`` (with target) or ``batch``."""
-    raw_data = extract_source(source=source, columns=columns)
+def gated_validation(params: UseCaseParameters, raw_data, role: str):
+    """The validation report of ``raw_data`` and the gate on it; ``role`` is ``training`` (with
+    target) or ``batch``."""
     report = validate_expectations(
         raw_data,
         table_schema=params.schema_,
@@ -25,6 +25,13 @@ def validated_raw(params: UseCaseParameters, source: SourceSpec, columns: List[s
         include_target=role == "training",
     )
     validation_gate(report, min_success_ratio=params.validation.min_success_ratio)
+    return report
+
+
+def validated_raw(params: UseCaseParameters, source: SourceSpec, columns: List[str], role: str):
+    """The raw table, extracted, with its validation gate."""
+    raw_data = extract_source(source=source, columns=columns)
+    gated_validation(params, raw_data, role)
     return raw_data
 
 

@@ -36,7 +36,14 @@ def check_training_run_page(page, run_url: str, screenshot_prefix: str) -> None:
     for artifact in TRAINING_ARTIFACTS:
         assert artifact in node_ids, artifact
 
-    page.click("[data-id='validate_expectations/outputs/step_output/validation_report']")
+    frame = open_visualization(page, "validate_expectations/outputs/step_output/validation_report")
+    frame.get_by_text("expect_column_values_to_be_between").first.wait_for(timeout=60_000)
+    page.screenshot(path=str(SCREENSHOT_DIR / f"{screenshot_prefix}-validation-report.png"))
+
+
+def open_visualization(page, artifact_node: str):
+    """Click an artifact of the run's DAG and open its HTML visualization; returns its frame."""
+    page.click(f"[data-id='{artifact_node}']")
     dialog = page.get_by_role("dialog")
     dialog.get_by_role("tab", name="Visualization").click()
     load_preview = dialog.get_by_role("button", name="Load Preview")
@@ -44,9 +51,21 @@ def check_training_run_page(page, run_url: str, screenshot_prefix: str) -> None:
     load_preview.or_(iframe).first.wait_for(timeout=60_000)
     if load_preview.is_visible():  # large visualizations wait for an explicit click
         load_preview.click()
-    frame = page.frame_locator("iframe[title='Secure HTML Content']")
-    frame.get_by_text("expect_column_values_to_be_between").first.wait_for(timeout=60_000)
-    page.screenshot(path=str(SCREENSHOT_DIR / f"{screenshot_prefix}-validation-report.png"))
+    return page.frame_locator("iframe[title='Secure HTML Content']")
+
+
+def check_data_run_eda(page, run_url: str, screenshot_prefix: str) -> int:
+    """The data pipeline's run page shows its EDA report with every chart rendered; returns the
+    number of charts the browser loaded."""
+    page.goto(run_url, wait_until="networkidle")
+    SCREENSHOT_DIR.mkdir(exist_ok=True)
+    page.wait_for_selector("[data-id='step/explore_data']", timeout=60_000)
+    page.get_by_role("button", name="Fit view").click()
+    frame = open_visualization(page, "explore_data/outputs/step_output/eda_report")
+    frame.get_by_text("Permutation importance").first.wait_for(timeout=60_000)
+    loaded = frame.locator("img").evaluate_all("images => images.filter(i => i.complete && i.naturalWidth > 0).length")
+    page.screenshot(path=str(SCREENSHOT_DIR / f"{screenshot_prefix}-eda-report.png"), full_page=True)
+    return loaded
 
 
 def screenshot_path(name: str) -> Path:

@@ -77,3 +77,12 @@ def stocks_run(local_stack):
         raw["parameters"]["training"]["candidates"][0]["sample_rows"] = 2000
 
     return run_training(stocks_config(sample_the_forest))
+
+
+@pytest.fixture(scope="session")
+def housing_data_run(local_stack):
+    """The housing data pipeline (EDA) on the shipped table."""
+    from core.config import load_config
+    from core.launch import run_data
+
+    return run_data(load_config(PROJECT_ROOT / "configs" / "housing.yaml"))

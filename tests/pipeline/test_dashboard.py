@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.dashboard_checks import check_training_run_page
+from tests.dashboard_checks import check_data_run_eda, check_training_run_page
 
 pytestmark = pytest.mark.pipeline
 
@@ -81,3 +81,12 @@ def dashboard(session_dir: Path, trained_run):
 def test_training_dag_and_validation_report_in_dashboard(dashboard, browser, trained_run) -> None:
     page = browser.new_page(viewport={"width": 1800, "height": 1100})
     check_training_run_page(page, f"{dashboard}/projects/default/runs/{trained_run.id}", "dashboard")
+
+
+def test_the_housing_eda_charts_render_on_the_data_run_page(dashboard, browser, housing_data_run) -> None:
+    from zenml.client import Client
+
+    charts = Client().get_pipeline_run(housing_data_run.id).steps["explore_data"].outputs["eda_report"][0].load().charts
+    page = browser.new_page(viewport={"width": 1800, "height": 1100})
+    loaded = check_data_run_eda(page, f"{dashboard}/projects/default/runs/{housing_data_run.id}", "dashboard")
+    assert loaded == len(charts) >= 7
