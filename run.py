@@ -187,6 +187,29 @@ def serve(config_path: str, host: str, port: int, log_level: str, workers: int) 
 
 
 @cli.command()
+@click.option("--config", "config_paths", multiple=True, type=click.Path(dir_okay=False),
+              help="A use case to serve (repeatable); default: every config in configs/.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8001, show_default=True, type=int, help="Port to listen on.")
+@click.option("--log-level", default="info", show_default=True,
+              type=click.Choice(["debug", "info", "warning", "error"]), help="uvicorn's; 'warning' drops access logs.")
+def api(config_paths, host: str, port: int, log_level: str) -> None:
+    """Project API: pipelines, runs, metrics, models, data quality, POST /predict/<use case> (/docs)."""
+    import uvicorn
+
+    from core.launch import LaunchError, check_store
+    from core.paths import PROJECT_ROOT
+    from serving.project_api import create_project_api
+
+    paths = config_paths or sorted(str(path) for path in (PROJECT_ROOT / "configs").glob("*.yaml"))
+    try:
+        check_store()
+    except LaunchError as exc:
+        raise click.ClickException(str(exc)) from exc
+    uvicorn.run(create_project_api([_load(path) for path in paths]), host=host, port=port, log_level=log_level)
+
+
+@cli.command()
 @CONFIG_OPTION
 @click.option("--replace", is_flag=True, help="Reload the table even if it already holds rows.")
 def seed(config_path: str, replace: bool) -> None:

@@ -86,3 +86,12 @@ def housing_data_run(local_stack):
     from core.launch import run_data
 
     return run_data(load_config(PROJECT_ROOT / "configs" / "housing.yaml"))
+
+
+@pytest.fixture(scope="session")
+def housing_run(local_stack):
+    """Housing prices trained on the shipped table; its model becomes the production version."""
+    from core.config import load_config
+    from core.launch import run_training
+
+    return run_training(load_config(PROJECT_ROOT / "configs" / "housing.yaml"))

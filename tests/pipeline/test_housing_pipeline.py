@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from core.config import RunConfig, load_config
+from core.config import RunConfig
 from core.launch import PipelineFailed, run_training
 from steps.evaluate.metrics import regression_metrics
 from tests.conftest import PROJECT_ROOT
@@ -26,11 +26,6 @@ def _output(run, step: str, name: str):
     from zenml.client import Client
 
     return Client().get_pipeline_run(run.id).steps[step].outputs[name][0].load()
-
-
-@pytest.fixture(scope="module")
-def housing_run(local_stack):
-    return run_training(load_config(HOUSING_CONFIG))
 
 
 def test_the_better_model_meets_the_rmse_target_on_held_out_districts(housing_run) -> None:
