@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from zenml import get_step_context
+from zenml import get_step_context, log_metadata
 from zenml.client import Client
 from zenml.logger import get_logger
 
@@ -32,6 +32,7 @@ def report_data_failure(exception: BaseException) -> None:
     context = get_step_context()
     name, seconds = run_duration()
     use_case = context.pipeline_run.config.parameters["params"]["use_case"]
-    append_activity(activity_log_path(STATE_DIR, use_case),
-                    Activity(run=name, outcome=f"failed in step '{context.step_run.name}'",
-                             duration_seconds=round(seconds, 1), error=f"{type(exception).__name__}: {exception}"))
+    activity = Activity(run=name, outcome=f"failed in step '{context.step_run.name}'",
+                        duration_seconds=round(seconds, 1), error=f"{type(exception).__name__}: {exception}")
+    append_activity(activity_log_path(STATE_DIR, use_case), activity)
+    log_metadata(metadata={"data_activity": activity.as_metadata()}, run_id_name_or_prefix=context.pipeline_run.id)

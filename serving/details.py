@@ -152,6 +152,7 @@ def _mlflow_client():
     tracker = _client().active_stack.experiment_tracker
     if tracker is None or tracker.flavor != "mlflow":
         return None
+    tracker.configure_mlflow()  # the tracker's credentials (from its ZenML secret), as its steps use them
     return MlflowClient(tracking_uri=tracker.get_tracking_uri())
 
 

@@ -115,6 +115,8 @@ def test_a_bad_file_stops_the_data_pipeline_at_validation_and_the_failure_is_log
     lines = (session_dir / "state" / "logs" / "activity_housing_data.log").read_text().splitlines()
     [line] = [line for line in lines if error.value.run_name in line]
     assert "failed in step 'validation_gate'" in line and "population" in line
+    recorded = _client().get_pipeline_run(run.id).run_metadata["data_activity"]
+    assert recorded["outcome"] == "failed in step 'validation_gate'" and "population" in recorded["error"]
 
 
 def test_the_data_pipeline_runs_on_a_bounded_schedule(housing_data_run, session_dir) -> None:

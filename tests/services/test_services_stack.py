@@ -402,3 +402,59 @@ def test_an_s3_outage_mid_run_fails_it_and_a_rerun_after_the_restart_completes(c
     reusable = {name for name in found["completed"] if steps[name][1] is not False}
     cached = {name for name, (status, _) in steps.items() if status == "cached"}
     assert "split_dataset" in reusable and reusable <= cached, steps
+
+
+def test_the_housing_data_pipeline_and_the_project_api_run_on_the_services_stack(training, client_env) -> None:
+    """The data pipeline writes its reports to S3; the project API answers from the ZenML server,
+    the MLflow server (with the tracker's credentials) and models loaded from S3."""
+    import requests
+
+    from tests.conftest import free_port
+
+    completed = _run(client_env, "data", "--config", str(PROJECT_ROOT / "configs" / "housing.yaml"))
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    found = _query(client_env, f"""
+        run = Client().get_pipeline_run("{_run_name(completed)}")
+        report = run.steps["explore_data"].outputs["eda_report"][0]
+        result = {{"uri": report.uri, "charts": len(report.load().charts),
+                   "activity": run.run_metadata["data_activity"]}}
+    """)
+    assert found["uri"].startswith("s3://") and found["charts"] >= 7
+    assert found["activity"]["rows"] == 20_640 and found["activity"]["outcome"] == "completed"
+
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "run.py", "api", "--config", str(INSURANCE_CONFIG), "--config",
+                               str(PROJECT_ROOT / "configs" / "housing.yaml"), "--port", str(port),
+                               "--log-level", "warning"], env=client_env, cwd=PROJECT_ROOT,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    api = f"http://127.0.0.1:{port}"
+    try:
+        _wait_for(f"{api}/health", server)
+        training_id = _query(client_env, f'result = str(Client().get_pipeline_run("{_run_name(training)}").id)')
+        metrics = requests.get(f"{api}/runs/{training_id}/metrics", timeout=60).json()
+        assert metrics["mlflow"]["test_r2"] > 0.8  # read from the MLflow server, which requires a login
+        quality = requests.get(f"{api}/data-quality/housing", timeout=60).json()
+        assert quality["validation"]["success"] and quality["profile"]["rows"] == 20_640
+        record = {"age": 40, "sex": "female", "bmi": 31.5, "children": 2, "smoker": "yes", "region": "southeast"}
+        prediction = requests.post(f"{api}/predict/insurance", json=record, timeout=120)
+        assert prediction.status_code == 200 and prediction.json()["predicted_charges"] > 20_000, prediction.text
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def _wait_for(url: str, server: subprocess.Popen, seconds: float = 120) -> None:
+    import time
+
+    import requests
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise AssertionError(f"the server exited: {server.communicate()[0][-3000:]}")
+        try:
+            if requests.get(url, timeout=2).status_code == 200:
+                return
+        except requests.ConnectionError:
+            time.sleep(0.5)
+    raise AssertionError(f"{url} did not answer within {seconds} s")
