@@ -42,6 +42,7 @@ from typing import Dict, List, Literal, Optional, Sequence, Tuple
 
 import numpy as np
 import pandas as pd
+from sklearn import config_context as sklearn_config
 
 from steps.slices.tails import upper_tail_at_most, upper_tail_p_values
 
@@ -659,19 +660,27 @@ def find_slices(
         encoded = {name: _encode(frame[name], errors) for name in features}
         active = _features_with_signal(candidates, errors, settings.alpha, int(min_size))
         tie_breaker = np.random.RandomState(0)
-        for first, second in itertools.combinations(features, 2):
-            if encoded[first].order is not None and encoded[second].order is not None:
-                continue  # two categorical features: the conjunctions above already cover every leaf
-            if first not in active and second not in active:
-                continue  # neither has a signal for the tree's first split to follow (see below)
-            candidates.extend(_pair_candidates((first, second), (encoded[first], encoded[second]), errors,
-                                               settings.pair_depth, int(min_size), tie_breaker))
-    # One test per distinct slice: a tree leaf can coincide with a conjunction.
+        # The trees' parameters are fixed and valid: sklearn's per-fit validation of them cost
+        # more than growing a depth-2 tree on a small table.
+        with sklearn_config(skip_parameter_validation=True):
+            for first, second in itertools.combinations(features, 2):
+                if encoded[first].order is not None and encoded[second].order is not None:
+                    continue  # two categorical features: the conjunctions above already cover every leaf
+                if first not in active and second not in active:
+                    continue  # neither has a signal for the tree's first split to follow (see below)
+                candidates.extend(_pair_candidates((first, second), (encoded[first], encoded[second]), errors,
+                                                   settings.pair_depth, int(min_size), tie_breaker))
+    # One test per distinct slice: a tree leaf can coincide with a conjunction. Single-feature
+    # slices are distinct by construction (different bin ranges or categories).
     unique: Dict[tuple, Candidate] = {}
+    singles = []
     for candidate in candidates:
         if candidate.size >= min_size:
-            unique.setdefault(_exact_key(candidate.conditions), candidate)
-    candidates = list(unique.values())
+            if len(candidate.conditions) == 1:
+                singles.append(candidate)
+            else:
+                unique.setdefault(_exact_key(candidate.conditions), candidate)
+    candidates = singles + list(unique.values())
     result.candidates_tested = len(candidates) + untested
     if not candidates:
         result.notes.append(f"no candidate slice has the minimum support of {min_size} rows")
