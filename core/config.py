@@ -134,7 +134,7 @@ class SourceSpec(StrictModel):
     that lacks a column is an error, so a recording that lost its labels is never read as normal.
     """
 
-    kind: Literal["csv", "csv_folder", "sql", "stock_market", "rest"]
+    kind: Literal["csv", "csv_folder", "sql", "stock_market", "rest", "joined"]
     path: Optional[str] = None
     url: Optional[str] = None
     url_env: Optional[str] = None
@@ -145,9 +145,24 @@ class SourceSpec(StrictModel):
     missing_column_defaults: Dict[str, Any] = Field(default_factory=dict)
     missing_column_defaults_for: Optional[str] = None
     rest: Optional[RestSpec] = None
+    # A ``joined`` source: several sources of the same records, joined one-to-one on ``key``.
+    parts: Optional[Dict[str, "SourceSpec"]] = None
+    key: Optional[str] = None
 
     @model_validator(mode="after")
     def _check_kind(self) -> "SourceSpec":
+        if (self.kind == "joined") != (self.parts is not None) or (self.kind == "joined") != (self.key is not None):
+            raise ValueError("a joined source takes 'parts' (two or more named sources) and 'key' (the column "
+                             "that identifies a record in each), and only a joined source has them")
+        if self.kind == "joined":
+            if len(self.parts) < 2:
+                raise ValueError("a joined source needs at least two parts")
+            nested = [name for name, part in self.parts.items() if part.kind == "joined"]
+            if nested:
+                raise ValueError(f"the parts of a joined source cannot be joined sources themselves: {nested}")
+            if self.path or self.url or self.url_env or self.table or self.group_column or self.rest:
+                raise ValueError("a joined source takes only 'parts' and 'key'")
+            return self
         if (self.kind == "rest") != (self.rest is not None):
             raise ValueError("a rest source takes its settings in 'rest:', and only a rest source has them")
         if self.kind == "rest":
@@ -208,6 +223,8 @@ class SourceSpec(StrictModel):
             return f"{self.kind}:{path if '://' in path else resolve_path(path)}"
         if self.kind == "rest":
             return f"rest:{self.rest.base_url_env or self.rest.base_url}{self.rest.endpoint}"
+        if self.kind == "joined":
+            return f"joined on {self.key}: " + ", ".join(f"{name}={part.describe()}" for name, part in self.parts.items())
         from sqlalchemy.engine import make_url
 
         try:
@@ -215,6 +232,9 @@ class SourceSpec(StrictModel):
         except Exception:  # an unparseable URL is reported by the reader itself
             shown = "<unparseable url>"
         return f"sql:{shown}/{self.table}"
+
+
+SourceSpec.model_rebuild()
 
 
 def resolve_sqlite_url(url: str) -> str:

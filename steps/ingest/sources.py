@@ -28,11 +28,27 @@ def read_source(spec: SourceSpec, columns: Optional[Sequence[str]] = None) -> pd
     """
     readers = {"csv": lambda: _read_csv(spec), "csv_folder": lambda: _read_csv_folder(spec),
                "sql": lambda: _read_sql(spec, columns), "stock_market": lambda: _read_stock_market(spec),
-               "rest": lambda: _read_rest(spec)}
+               "rest": lambda: _read_rest(spec), "joined": lambda: _read_joined(spec)}
     frame = readers[spec.kind]()
     if frame.empty:
         raise SourceError(f"source {spec.describe()} returned an empty table (0 rows)")
     return frame
+
+
+def _read_joined(spec: SourceSpec) -> pd.DataFrame:
+    """Each part read as its own source, then joined on the key (steps/ingest/joined.py); each
+    part's rows and a REST part's fetch report go to ``frame.attrs["parts"]``."""
+    from steps.ingest.joined import join_on_key
+
+    frames, parts = {}, {}
+    for name, part in spec.parts.items():
+        frame = read_source(part)
+        frames[name] = frame
+        parts[name] = {"source": part.describe(), "rows": len(frame), "columns": len(frame.columns),
+                       **({"fetch": frame.attrs["fetch"]} if "fetch" in frame.attrs else {})}
+    joined = join_on_key(frames, spec.key)
+    joined.attrs["parts"] = parts
+    return joined
 
 
 def _read_rest(spec: SourceSpec) -> pd.DataFrame:

@@ -34,6 +34,8 @@ def extract_source(
             **({"quality": frame.attrs["quality"]} if "quality" in frame.attrs else {}),
             # A REST source's pages, attempts (retries included) and fetch time.
             **({"fetch": frame.attrs["fetch"]} if "fetch" in frame.attrs else {}),
+            # A joined source's parts: each one's source, rows and columns (and fetch report).
+            **({"parts": frame.attrs["parts"]} if "parts" in frame.attrs else {}),
         }
     )
     return frame

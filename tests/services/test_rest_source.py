@@ -154,3 +154,52 @@ def test_a_slow_answer_times_out_and_an_unreachable_api_is_named(faulty_api) -> 
         fetch_table(_spec(url, timeout_seconds=0.3, retries=1))
     with pytest.raises(SourceError, match=r"page 1 of http://127.0.0.1:\d+/billing: unreachable after 2 attempts"):
         fetch_table(_spec(f"http://127.0.0.1:{free_port()}", retries=1))
+
+
+CUSTOMERS_CSV = PROJECT_ROOT / "data" / "churn" / "customers.csv"
+
+
+def _joined(billing_api: str, customers) -> SourceSpec:
+    return SourceSpec(kind="joined", key="customerID", parts={
+        "customers": {"kind": "csv", "path": str(customers)},
+        "billing": {"kind": "rest", "rest": _spec(billing_api).model_dump()}})
+
+
+def test_the_csv_master_data_and_the_billing_api_join_into_the_whole_table(billing_api, monkeypatch) -> None:
+    monkeypatch.setenv("TEST_BILLING_TOKEN", TOKEN)
+    frame = read_source(_joined(billing_api, CUSTOMERS_CSV))
+    original = pd.read_csv(CHURN_CSV, dtype=str, keep_default_na=False)
+    assert frame.shape == original.shape == (7043, 21)
+    assert set(frame.columns) == set(original.columns)
+    as_text = frame[original.columns].astype(str)
+    for column in ("MonthlyCharges",):  # numbers from JSON print without the CSV's trailing zeros
+        as_text[column] = frame[column].map(lambda value: f"{value:g}")
+        original[column] = original[column].astype(float).map(lambda value: f"{value:g}")
+    pd.testing.assert_frame_equal(as_text, original, check_dtype=False)
+    parts = frame.attrs["parts"]
+    assert parts["customers"]["rows"] == parts["billing"]["rows"] == 7043 and parts["billing"]["fetch"]["pages"] == 8
+
+
+DISAGREEMENTS = {
+    "duplicated_customer": lambda f: (pd.concat([f, f.iloc[[10]]]), "source 'customers' holds 1 customerID value(s) "
+                                      f"more than once (duplicated records): {f.customerID[10]}"),
+    "ids_disagree": lambda f: (f.assign(customerID=f["customerID"].where(f.index != 3, "0000-WRONG")),
+                               "the sources disagree on the customerID values they hold: 1 customerID value(s) "
+                               f"missing from 'customers': {f.customerID[3]}; 1 customerID value(s) missing from "
+                               "'billing': 0000-WRONG"),
+    "no_key_column": lambda f: (f.drop(columns="customerID"), "source 'customers' has no key column 'customerID'"),
+    "blank_key": lambda f: (f.assign(customerID=f["customerID"].where(f.index != 5, " ")),
+                            "source 'customers' has 1 row(s) with a blank 'customerID'"),
+    "column_from_both": lambda f: (f.assign(tenure=1), "column 'tenure' comes from both 'customers' and 'billing'"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(DISAGREEMENTS))
+def test_sources_that_disagree_stop_the_extract_naming_the_records(billing_api, monkeypatch, tmp_path, case) -> None:
+    monkeypatch.setenv("TEST_BILLING_TOKEN", TOKEN)
+    path = tmp_path / "customers.csv"
+    edited, message = DISAGREEMENTS[case](pd.read_csv(CUSTOMERS_CSV, dtype=str, keep_default_na=False))
+    edited.to_csv(path, index=False)
+    with pytest.raises(SourceError) as error:
+        read_source(_joined(billing_api, path))
+    assert message in str(error.value)

@@ -1,5 +1,6 @@
 """Config loading: the shipped configs are valid, and bad ones fail naming the key."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -116,3 +117,21 @@ def test_secret_values_are_masked_in_stack_errors() -> None:
                             SimpleNamespace(config=config))
     assert "a-very-secret-value" not in message and "AKIAEXAMPLEKEY01" not in message
     assert message.startswith("denied for *** with *** at")
+
+
+@pytest.mark.parametrize("source, message", [
+    ({"kind": "joined", "key": "id", "parts": {"a": {"kind": "csv", "path": "a.csv"}}}, "at least two parts"),
+    ({"kind": "joined", "parts": {"a": {"kind": "csv", "path": "a.csv"}, "b": {"kind": "csv", "path": "b.csv"}}},
+     "takes 'parts'"),
+    ({"kind": "csv", "path": "a.csv", "key": "id"}, "only a joined source has them"),
+    ({"kind": "joined", "key": "id", "parts": {"a": {"kind": "csv", "path": "a.csv"}, "b": {
+        "kind": "joined", "key": "id", "parts": {"c": {"kind": "csv", "path": "c.csv"}, "d": {"kind": "csv", "path": "d.csv"}}}}},
+     "cannot be joined sources themselves: ['b']"),
+])
+def test_a_joined_source_is_checked_when_the_config_loads(source, message) -> None:
+    from pydantic import ValidationError
+
+    from core.config import SourceSpec
+
+    with pytest.raises(ValidationError, match=re.escape(message)):
+        SourceSpec.model_validate(source)
