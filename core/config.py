@@ -46,9 +46,18 @@ class ColumnSpec(StrictModel):
     strict_min: bool = False
     allowed: Optional[List[str]] = None
     description: str = ""
+    # A record key (such as customerID): kept for joins and lookups, never a model feature.
+    identifier: bool = False
+    # The source delivers this number as text (churn's TotalCharges): it is parsed before
+    # validation, blank text becoming a missing value and any other non-number an error.
+    numbers_as_text: bool = False
 
     @model_validator(mode="after")
     def _check_bounds(self) -> "ColumnSpec":
+        if self.numbers_as_text and self.type not in ("int", "float"):
+            raise ValueError("'numbers_as_text' applies to int and float columns")
+        if self.identifier and self.type not in ("int", "string"):
+            raise ValueError("an identifier column is an int or a string")
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
         if self.allowed is not None and self.type != "string":
@@ -64,16 +73,30 @@ class SchemaSpec(StrictModel):
     columns: Dict[str, ColumnSpec]
     target: str
     min_rows: int = Field(default=1, ge=1)
+    # A text class label (churn's Yes/No): cleaning turns the target into 1 for this class and 0
+    # for the others, so the metrics' positive class is this one.
+    positive_class: Optional[str] = None
 
     @model_validator(mode="after")
     def _check_target(self) -> "SchemaSpec":
         if self.target not in self.columns:
             raise ValueError(f"target '{self.target}' is not one of the columns {sorted(self.columns)}")
+        target = self.columns[self.target]
+        if target.identifier:
+            raise ValueError(f"the target '{self.target}' cannot be an identifier")
+        if self.positive_class is not None and (target.type != "string" or not target.allowed
+                                                or self.positive_class not in target.allowed):
+            raise ValueError(f"positive_class '{self.positive_class}' must be one of the target's 'allowed' values "
+                             "(a string target)")
         return self
 
     @property
     def feature_columns(self) -> List[str]:
-        return [name for name in self.columns if name != self.target]
+        return [name for name, spec in self.columns.items() if name != self.target and not spec.identifier]
+
+    @property
+    def text_number_columns(self) -> List[str]:
+        return [name for name, spec in self.columns.items() if spec.numbers_as_text]
 
     def numeric_features(self, among: Optional[List[str]] = None) -> List[str]:
         names = among if among is not None else self.feature_columns

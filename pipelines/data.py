@@ -7,15 +7,14 @@ from zenml import pipeline
 
 from core.config import UseCaseParameters
 from pipelines.hooks import report_data_failure
-from pipelines.ingestion import gated_validation
+from pipelines.ingestion import gated_validation, typed_raw
 from steps.explore.steps import explore_data, normalize_data, profile_data, record_data_activity
-from steps.ingest.steps import extract_source
 
 
 @pipeline(substitutions={"data_role": "training"}, on_failure=report_data_failure)
 def data(params: UseCaseParameters) -> None:
     table_schema = params.schema_
-    raw_data = extract_source(source=params.source, columns=list(table_schema.columns))
+    raw_data = typed_raw(params, params.source, list(table_schema.columns))
     report = gated_validation(params, raw_data, role="training")
     profile = profile_data(raw_data, table_schema=table_schema, use_case=params.use_case, after="validation_gate")
     _, encoding = normalize_data(raw_data, table_schema=table_schema, exploration=params.exploration,

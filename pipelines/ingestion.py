@@ -10,7 +10,7 @@ from typing import List
 
 from core.config import SourceSpec, UseCaseParameters
 from steps.ingest.steps import extract_source
-from steps.prepare.steps import clean_dataset
+from steps.prepare.steps import clean_dataset, parse_text_numbers_step
 from steps.validate.steps import validate_expectations, validation_gate
 
 
@@ -28,9 +28,17 @@ def gated_validation(params: UseCaseParameters, raw_data, role: str):
     return report
 
 
-def validated_raw(params: UseCaseParameters, source: SourceSpec, columns: List[str], role: str):
-    """The raw table, extracted, with its validation gate."""
+def typed_raw(params: UseCaseParameters, source: SourceSpec, columns: List[str]):
+    """The extracted table, with the numbers the source sends as text parsed (if the schema
+    declares any: ``numbers_as_text``)."""
     raw_data = extract_source(source=source, columns=columns)
+    text_numbers = params.schema_.text_number_columns
+    return parse_text_numbers_step(raw_data, columns=text_numbers) if text_numbers else raw_data
+
+
+def validated_raw(params: UseCaseParameters, source: SourceSpec, columns: List[str], role: str):
+    """The raw table, extracted (and typed), with its validation gate."""
+    raw_data = typed_raw(params, source, columns)
     gated_validation(params, raw_data, role)
     return raw_data
 
@@ -38,5 +46,7 @@ def validated_raw(params: UseCaseParameters, source: SourceSpec, columns: List[s
 def validated_dataset(params: UseCaseParameters, source: SourceSpec, columns: List[str], role: str):
     """Return (raw_data, dataset) artifacts; the cleaned dataset exists only if the gate passed."""
     raw_data = validated_raw(params, source, columns, role)
-    dataset = clean_dataset(raw_data, use_case=params.use_case, after="validation_gate")
+    schema = params.schema_
+    dataset = clean_dataset(raw_data, use_case=params.use_case, target=schema.target,
+                            positive_class=schema.positive_class, after="validation_gate")
     return raw_data, dataset

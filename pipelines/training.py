@@ -7,7 +7,7 @@ from zenml import pipeline
 from core.config import UseCaseParameters
 from pipelines.hooks import report_failure
 from pipelines.preparation import preparation_for
-from steps.evaluate.steps import model_quality_gate, monitor_model_metrics, select_best_model
+from steps.evaluate.steps import model_quality_gate, monitor_model_metrics, plot_confusion_matrix, select_best_model
 from steps.registry.steps import promote_model, register_model, verify_registry_roundtrip
 from steps.slices.steps import analyze_slices
 from steps.train.steps import train_candidate
@@ -32,6 +32,9 @@ def training(params: UseCaseParameters) -> None:
         models, evaluations, task=task, selection_metric=params.training.selection_metric
     )
     slice_report = analyze_slices(model, test_data, table_schema=params.schema_, task=task, slices=params.slices)
+    if task == "classification":
+        side_steps = [*side_steps, plot_confusion_matrix(model, test_data, target=target,
+                                                         positive_class=params.schema_.positive_class)]
     metric_history = monitor_model_metrics(model_evaluation, task=task, monitoring=params.monitoring)
     model_quality_gate(model_evaluation, quality_gate=params.training.quality_gate)
     registry_entry = register_model(model_evaluation, after="model_quality_gate")

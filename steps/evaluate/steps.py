@@ -3,7 +3,9 @@ with the model's earlier versions."""
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
+
+import pandas as pd
 
 from sklearn.base import BaseEstimator
 from typing_extensions import Annotated
@@ -99,3 +101,21 @@ def monitor_model_metrics(
     chart = f"<img alt='{metric} over versions' src='data:image/png;base64,{history_chart(points, metric, check)}'>"
     rows = table(["version", metric], [(number, f"{score:.4g}") for number, score in reversed(points)])
     return HTMLString(page(f"{current.name}: {metric} over versions", verdict, chart + rows))
+
+
+@step
+def plot_confusion_matrix(model: BaseEstimator, test_data: pd.DataFrame, target: str,
+                          positive_class: Optional[str] = None) -> Annotated[HTMLString, "confusion_matrix"]:
+    """The selected classifier's confusion matrix on the held-out split (counts in the metadata)."""
+    from steps.evaluate.confusion import confusion_chart, confusion_counts
+    from steps.evaluate.scoring import model_inputs
+
+    counts = confusion_counts(test_data[target].to_numpy(), model.predict(model_inputs(model, test_data)))
+    log_metadata(metadata={"confusion_matrix": counts})
+    positive = positive_class or "1"
+    negative = f"not {positive_class}" if positive_class else "0"
+    chart = f"<img alt='confusion matrix' src='data:image/png;base64,{confusion_chart(counts, positive, negative)}'>"
+    rows = table(["", f"predicted {negative}", f"predicted {positive}"],
+                 [[f"true {negative}", counts["true_negatives"], counts["false_positives"]],
+                  [f"true {positive}", counts["false_negatives"], counts["true_positives"]]])
+    return HTMLString(page("Confusion matrix (held-out split)", f"{len(test_data)} held-out rows", chart + rows))

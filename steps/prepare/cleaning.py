@@ -58,3 +58,12 @@ def clean_records(
     cleaned.insert(0, CLIENT_ID, ids.to_numpy())
     cleaned[LOADED_AT] = stamp
     return cleaned, CleaningSummary(len(frame), removed, len(cleaned))
+
+
+def encode_target(frame: pd.DataFrame, target: str, positive_class: Optional[str]) -> pd.DataFrame:
+    """A text class label as 1 (``positive_class``) or 0; unchanged without a positive class."""
+    if positive_class is None or target not in frame.columns:
+        return frame
+    encoded = frame.copy()
+    encoded[target] = (frame[target].astype(str) == positive_class).astype(int)
+    return encoded

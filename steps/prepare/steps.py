@@ -12,23 +12,38 @@ from zenml import ArtifactConfig, log_metadata, step
 
 from core.config import FeatureSelectionSpec, RollingFeaturesSpec, SchemaSpec, SplitSpec, TimeseriesSpec
 from materializers.partitioned_parquet import PartitionedParquetMaterializer
-from steps.prepare.cleaning import CLIENT_ID, clean_records
+from steps.prepare.cleaning import CLIENT_ID, clean_records, encode_target
+from steps.prepare.parsing import parse_text_numbers
 from steps.prepare.preprocess import build_preprocessor, split_frame
 from steps.prepare.selection import kept_features, univariate_selection
 from steps.prepare.windows import check_time_order, split_groups, window_features
 
 
 @step
+def parse_text_numbers_step(
+    raw_data: pd.DataFrame, columns: List[str]
+) -> Annotated[pd.DataFrame, ArtifactConfig(name="{data_role}_typed_data")]:
+    """The numbers the source delivers as text, parsed (steps/prepare/parsing.py); the raw table
+    stays as received in its own artifact."""
+    typed, blanks = parse_text_numbers(raw_data, columns)
+    log_metadata(metadata={"parsed_columns": list(columns), "blank_values_now_missing": blanks})
+    return typed
+
+
+@step
 def clean_dataset(
-    raw_data: pd.DataFrame, use_case: str
+    raw_data: pd.DataFrame, use_case: str, target: Optional[str] = None, positive_class: Optional[str] = None
 ) -> Annotated[pd.DataFrame, ArtifactConfig(name="{data_role}_dataset")]:
-    """Remove exact duplicates, then add the client id and load timestamp."""
+    """Remove exact duplicates, then add the client id and load timestamp; a text target
+    becomes 1 for ``positive_class`` and 0 otherwise."""
     cleaned, summary = clean_records(raw_data, scope=use_case)
+    cleaned = encode_target(cleaned, target, positive_class) if target else cleaned
     log_metadata(
         metadata={
             "rows_in": summary.rows_in,
             "duplicates_removed": summary.duplicates_removed,
             "rows_out": summary.rows_out,
+            **({"positive_class": positive_class} if positive_class else {}),
         }
     )
     return cleaned

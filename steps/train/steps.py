@@ -14,6 +14,7 @@ from typing_extensions import Annotated
 from zenml import log_metadata, step
 
 from core.config import CandidateSpec
+from steps.evaluate.confusion import confusion_counts
 from steps.evaluate.scoring import model_inputs, score_model
 from steps.train.factory import SKOPS_TRUSTED_TYPES, make_estimator
 from steps.train.threshold import ThresholdClassifier, tune_threshold
@@ -67,6 +68,9 @@ def train_candidate(
                        "fit_rows": len(fit_rows), "fit_sample_seed": SAMPLE_SEED if len(fit_rows) < len(train_data) else None})
     mlflow.log_metrics({f"test_{k}": v for k, v in metrics.items()})
     mlflow.log_metrics({f"train_{k}": v for k, v in train_metrics.items()})
+    if task == "classification":
+        held_out = test_data[target].to_numpy()
+        mlflow.log_dict(confusion_counts(held_out, model.predict(model_inputs(model, test_data))), "confusion_matrix.json")
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*Inferred schema contains integer column", category=UserWarning)
         model_info = mlflow.sklearn.log_model(

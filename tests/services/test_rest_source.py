@@ -123,6 +123,20 @@ def test_a_burst_of_503s_is_retried_and_the_fetch_completes(faulty_api) -> None:
     assert len(table) == 4 and report.attempts == 4  # 2 refused + 2 pages
 
 
+def test_a_500_then_recovery_is_retried_and_the_fetch_completes(faulty_api) -> None:
+    url = faulty_api(lambda n, page: (500, "internal error", 0) if n == 2 else (200, _page(page), 0))
+    report = FetchReport()
+    table = fetch_table(_spec(url), report)
+    assert table["customerID"].tolist() == ["1-0", "1-1", "2-0", "2-1"] and report.attempts == 3
+
+
+def test_an_empty_sequence_of_pages_is_an_empty_source_error(faulty_api) -> None:
+    url = faulty_api(lambda n, page: (200, json.dumps({"items": [], "next": page + 1 if page < 3 else None}), 0))
+    spec = SourceSpec(kind="rest", rest=_spec(url).model_dump())
+    with pytest.raises(SourceError, match=r"returned an empty table \(0 rows\)"):
+        read_source(spec)
+
+
 def test_a_server_that_keeps_failing_stops_after_the_retries(faulty_api) -> None:
     url = faulty_api(lambda n, page: (500, "oops", 0))
     with pytest.raises(SourceError, match=r"page 1 of .*: HTTP 500 after 3 attempts"):

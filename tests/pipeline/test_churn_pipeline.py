@@ -1,0 +1,126 @@
+"""Customer churn through the shared training pipeline, from two real sources: the customer
+master data CSV and the billing API (a real uvicorn server on loopback), joined on customerID.
+The model targets on the stratified held-out split, the parsed TotalCharges, the confusion
+matrix, and bad input from either source stopping the run with the records named."""
+
+from __future__ import annotations
+
+import os
+
+import pandas as pd
+import pytest
+import yaml
+
+from core.config import RunConfig, load_config
+from core.launch import PipelineFailed, run_training
+from steps.evaluate.metrics import classification_metrics
+from tests.conftest import PROJECT_ROOT, serve_in_thread
+
+pytestmark = pytest.mark.pipeline
+
+CHURN_CONFIG = PROJECT_ROOT / "configs" / "churn.yaml"
+TELCO_CSV = PROJECT_ROOT / "data" / "churn" / "Telco-Customer-Churn.csv"
+CUSTOMERS_CSV = PROJECT_ROOT / "data" / "churn" / "customers.csv"
+TOKEN = "pipeline-test-token"
+
+
+def _step(run, name: str):
+    from zenml.client import Client
+
+    return Client().get_pipeline_run(run.id).steps[name]
+
+
+@pytest.fixture(scope="module")
+def billing_api():
+    """The billing API on loopback, named by the environment as the config expects."""
+    from serving.billing_api import billing_records, create_app
+
+    server = serve_in_thread(create_app(billing_records(str(TELCO_CSV)), TOKEN))
+    url = next(server)
+    saved = {name: os.environ.get(name) for name in ("CHURN_API_URL", "CHURN_API_TOKEN")}
+    os.environ.update(CHURN_API_URL=url, CHURN_API_TOKEN=TOKEN)
+    yield url
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    next(server, None)
+
+
+@pytest.fixture(scope="module")
+def churn_run(local_stack, billing_api):
+    return run_training(load_config(CHURN_CONFIG))
+
+
+def test_the_model_meets_the_roc_auc_and_f1_targets_on_held_out_customers(churn_run) -> None:
+    model = _step(churn_run, "select_best_model").outputs["model"][0].load()
+    test_data = _step(churn_run, "split_dataset").outputs["test_data"][0].load()
+    assert len(test_data) == pytest.approx(0.2 * 7043, abs=1)
+    assert test_data["Churn"].mean() == pytest.approx(1869 / 7043, abs=0.002)  # stratified
+    inputs = test_data[list(model.feature_names_in_)]
+    metrics = classification_metrics(test_data["Churn"].to_numpy(), model.predict(inputs),
+                                     model.predict_proba(inputs)[:, 1])
+    assert metrics["roc_auc"] >= 0.84 and metrics["f1"] >= 0.60, metrics
+    assert "customerID" not in model.feature_names_in_  # an identifier, never a feature
+
+
+def test_logistic_regression_and_random_forest_are_evaluated_too(churn_run) -> None:
+    for name in ("logistic", "random_forest"):
+        metrics = _step(churn_run, f"train_{name}").outputs["candidate_evaluation"][0].load()["metrics"]
+        assert {"accuracy", "precision", "recall", "f1", "roc_auc"} <= set(metrics)
+        assert metrics["roc_auc"] > 0.8, (name, metrics)
+
+
+def test_total_charges_arrive_as_text_and_are_parsed_with_the_blanks_counted(churn_run) -> None:
+    raw = _step(churn_run, "extract_source")
+    received = raw.outputs["training_raw_data"][0].load()
+    assert received["TotalCharges"].dtype == object and (received["TotalCharges"].str.strip() == "").sum() == 11
+    assert raw.run_metadata["parts"]["billing"]["rows"] == 7043
+    parsed = _step(churn_run, "parse_text_numbers_step")
+    assert parsed.run_metadata["blank_values_now_missing"] == {"TotalCharges": 11}
+    typed = parsed.outputs["training_typed_data"][0].load()
+    assert typed["TotalCharges"].dtype == float and typed["TotalCharges"].isna().sum() == 11
+
+
+def test_the_confusion_matrix_matches_the_selected_model_on_the_held_out_split(churn_run) -> None:
+    from steps.evaluate.confusion import confusion_counts
+
+    step = _step(churn_run, "plot_confusion_matrix")
+    model = _step(churn_run, "select_best_model").outputs["model"][0].load()
+    test_data = _step(churn_run, "split_dataset").outputs["test_data"][0].load()
+    expected = confusion_counts(test_data["Churn"], model.predict(test_data[list(model.feature_names_in_)]))
+    assert step.run_metadata["confusion_matrix"] == expected and sum(expected.values()) == len(test_data)
+    assert "predicted Yes" in step.outputs["confusion_matrix"][0].load()
+    assert _step(churn_run, "analyze_slices").outputs["slice_report"][0].load() is not None
+
+
+def _config_with_customers(path) -> RunConfig:
+    raw = yaml.safe_load(CHURN_CONFIG.read_text())
+    raw["parameters"]["source"]["parts"]["customers"]["path"] = str(path)
+    return RunConfig.model_validate(raw)
+
+
+def test_a_duplicated_customer_in_the_csv_stops_the_run_at_the_extract(churn_run, tmp_path) -> None:
+    customers = pd.read_csv(CUSTOMERS_CSV, dtype=str, keep_default_na=False)
+    path = tmp_path / "customers.csv"
+    pd.concat([customers, customers.iloc[[42]]]).to_csv(path, index=False)
+    with pytest.raises(PipelineFailed) as error:
+        run_training(_config_with_customers(path))
+    assert list(error.value.failures) == ["extract_source"]
+    assert f"duplicated records): {customers.customerID[42]}" in error.value.failures["extract_source"]
+
+
+def test_total_charges_that_are_not_numbers_stop_the_run_naming_the_column(churn_run, tmp_path, monkeypatch) -> None:
+    from serving.billing_api import billing_records, create_app
+
+    records = billing_records(str(TELCO_CSV))
+    records[7]["TotalCharges"] = "n/a"
+    server = serve_in_thread(create_app(records, TOKEN))
+    monkeypatch.setenv("CHURN_API_URL", next(server))
+    try:
+        with pytest.raises(PipelineFailed) as error:
+            run_training(load_config(CHURN_CONFIG))
+    finally:
+        next(server, None)
+    assert "column 'TotalCharges' holds 1 value(s) that are neither numbers nor blank: ['n/a']" in str(error.value)
