@@ -142,6 +142,14 @@ class RestSpec(StrictModel):
         return url.rstrip("/")
 
 
+class LakeSpec(StrictModel):
+    """Where a source's data lands in the raw lake (steps/store/lake.py):
+    ``raw/<source>/<type>/<YYYY>/<MM>/<DD>/<timestamp>.<ext>`` on the artifact store."""
+
+    source: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    type: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+
+
 class SourceSpec(StrictModel):
     """Where raw records come from: a CSV file, a folder of CSV files, a SQL table or a REST API.
 
@@ -171,12 +179,17 @@ class SourceSpec(StrictModel):
     # A ``joined`` source: several sources of the same records, joined one-to-one on ``key``.
     parts: Optional[Dict[str, "SourceSpec"]] = None
     key: Optional[str] = None
+    # Land the data as received in the raw lake (csv and rest sources).
+    lake: Optional[LakeSpec] = None
 
     @model_validator(mode="after")
     def _check_kind(self) -> "SourceSpec":
         if (self.kind == "joined") != (self.parts is not None) or (self.kind == "joined") != (self.key is not None):
             raise ValueError("a joined source takes 'parts' (two or more named sources) and 'key' (the column "
                              "that identifies a record in each), and only a joined source has them")
+        if self.lake is not None and self.kind not in ("csv", "rest"):
+            raise ValueError(f"'lake' lands csv and rest sources as received, not {self.kind} sources (give it to "
+                             "a joined source's parts)")
         if self.kind == "joined":
             if len(self.parts) < 2:
                 raise ValueError("a joined source needs at least two parts")

@@ -87,8 +87,9 @@ def _records(payload: Any, spec: RestSpec, where: str) -> List[Dict[str, Any]]:
     return records
 
 
-def fetch_table(spec: RestSpec, report: Optional[FetchReport] = None) -> pd.DataFrame:
-    """Every page's records as one table, in the API's order."""
+def fetch_table(spec: RestSpec, report: Optional[FetchReport] = None, pages: Optional[List[Any]] = None
+                ) -> pd.DataFrame:
+    """Every page's records as one table, in the API's order; ``pages`` collects the bodies."""
     import requests
 
     report = report if report is not None else FetchReport()
@@ -105,6 +106,8 @@ def fetch_table(spec: RestSpec, report: Optional[FetchReport] = None) -> pd.Data
             payload = _get_page(session, url, {"page": page, "page_size": spec.page_size}, spec, report)
             where = f"page {page} of {url}"
             records = _records(payload, spec, where)
+            if pages is not None:
+                pages.append(payload)
             for record in records:
                 keys = list(record)
                 if fields is None:

@@ -19,30 +19,31 @@ from core.paths import resolve_path
 __all__ = ["SourceError", "read_source", "seed_database"]
 
 
-def read_source(spec: SourceSpec, columns: Optional[Sequence[str]] = None) -> pd.DataFrame:
+def read_source(spec: SourceSpec, columns: Optional[Sequence[str]] = None, lake=None) -> pd.DataFrame:
     """Read the whole source into a DataFrame.
 
     ``columns`` is the projection to extract from a SQL table (the use case's columns, leaving
     out surrogate keys the source system may add). A CSV is read as it is, so that a missing or
-    unexpected column reaches validation and is reported there.
+    unexpected column reaches validation and is reported there. With a ``lake``
+    (steps/store/lake.py), csv and rest sources that name a ``lake:`` place land there as received.
     """
-    readers = {"csv": lambda: _read_csv(spec), "csv_folder": lambda: _read_csv_folder(spec),
+    readers = {"csv": lambda: _read_csv(spec, lake), "csv_folder": lambda: _read_csv_folder(spec),
                "sql": lambda: _read_sql(spec, columns), "stock_market": lambda: _read_stock_market(spec),
-               "rest": lambda: _read_rest(spec), "joined": lambda: _read_joined(spec)}
+               "rest": lambda: _read_rest(spec, lake), "joined": lambda: _read_joined(spec, lake)}
     frame = readers[spec.kind]()
     if frame.empty:
         raise SourceError(f"source {spec.describe()} returned an empty table (0 rows)")
     return frame
 
 
-def _read_joined(spec: SourceSpec) -> pd.DataFrame:
+def _read_joined(spec: SourceSpec, lake=None) -> pd.DataFrame:
     """Each part read as its own source, then joined on the key (steps/ingest/joined.py); each
     part's rows and a REST part's fetch report go to ``frame.attrs["parts"]``."""
     from steps.ingest.joined import join_on_key
 
     frames, parts = {}, {}
     for name, part in spec.parts.items():
-        frame = read_source(part)
+        frame = read_source(part, lake=lake)
         frames[name] = frame
         parts[name] = {"source": part.describe(), "rows": len(frame), "columns": len(frame.columns),
                        **({"fetch": frame.attrs["fetch"]} if "fetch" in frame.attrs else {})}
@@ -51,16 +52,20 @@ def _read_joined(spec: SourceSpec) -> pd.DataFrame:
     return joined
 
 
-def _read_rest(spec: SourceSpec) -> pd.DataFrame:
+def _read_rest(spec: SourceSpec, lake=None) -> pd.DataFrame:
     """Every page of the API (steps/ingest/rest.py); pages, attempts and seconds go to
-    ``frame.attrs["fetch"]`` for the step's metadata."""
+    ``frame.attrs["fetch"]`` for the step's metadata. The pages' bodies land in the lake."""
+    import json
     from dataclasses import asdict
 
     from steps.ingest.rest import FetchReport, fetch_table
 
     report = FetchReport()
-    frame = fetch_table(spec.rest, report)
+    pages: List[object] = []
+    frame = fetch_table(spec.rest, report, pages)
     frame.attrs["fetch"] = asdict(report)
+    if lake is not None and spec.lake is not None:
+        lake.land(spec.lake.source, spec.lake.type, json.dumps(pages).encode(), "json", rows=len(frame))
     return frame
 
 
@@ -109,16 +114,25 @@ def _read_stock_folder(root: Path) -> pd.DataFrame:
     return frame
 
 
-def _read_csv(spec: SourceSpec) -> pd.DataFrame:
+def _read_csv(spec: SourceSpec, lake=None) -> pd.DataFrame:
+    """The file; with a lake, its bytes are read once, landed as they are, and parsed."""
+    import io
+
     path = resolve_path(spec.path or "")
     if not path.is_file():
         raise SourceError(f"CSV source not found: {path}")
-    return _read_csv_file(path, spec.separator)
+    if lake is None or spec.lake is None:
+        return _read_csv_file(path, spec.separator)
+    payload = path.read_bytes()
+    frame = _read_csv_file(path, spec.separator, io.BytesIO(payload))
+    lake.land(spec.lake.source, spec.lake.type, payload, "csv", rows=len(frame))
+    return frame
 
 
-def _read_csv_file(path: Path, separator: str) -> pd.DataFrame:
+def _read_csv_file(path: Path, separator: str, content=None) -> pd.DataFrame:
+    """``content`` (a file object) instead of reading ``path``, which errors still name."""
     try:
-        frame = pd.read_csv(path, sep=separator, low_memory=False)
+        frame = pd.read_csv(path if content is None else content, sep=separator, low_memory=False)
     except pd.errors.EmptyDataError as exc:
         raise SourceError(f"source csv:{path} returned an empty table (no header, no rows)") from exc
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:

@@ -3,14 +3,46 @@
 from __future__ import annotations
 
 import time
-from typing import List, Optional
+from datetime import datetime, timezone
+from typing import Any, Dict, List, Optional
 
 import pandas as pd
 from typing_extensions import Annotated
-from zenml import ArtifactConfig, log_metadata, step
+from zenml import ArtifactConfig, get_step_context, log_metadata, step
+from zenml.client import Client
 
 from core.config import SourceSpec
 from steps.ingest.sources import read_source
+from steps.store.lake import RawLake, change_log_entry, schema_hash
+
+
+def _lands(source: SourceSpec) -> bool:
+    parts = source.parts.values() if source.parts else [source]
+    return any(part.lake is not None for part in parts)
+
+
+def _previous_ingestion(described: str) -> Optional[Dict[str, Any]]:
+    """The metadata of the latest earlier completed extract of the same source, if any."""
+    current = get_step_context().step_run.id
+    for step_run in Client().list_run_steps(name="extract_source", status="completed", sort_by="desc:created",
+                                            size=20, hydrate=True).items:
+        recorded = step_run.run_metadata or {}
+        if step_run.id != current and recorded.get("source") == described:
+            return {**recorded, "version": step_run.pipeline_run_id}
+    return None
+
+
+def _version_metadata(source: SourceSpec, frame: pd.DataFrame, received_at) -> Dict[str, Any]:
+    """What each raw version records: source, ingestion time, rows, schema hash, and one change
+    log line against the same source's previous ingestion."""
+    described = source.describe()
+    schema = schema_hash(frame)
+    stamp = received_at or datetime.now(timezone.utc)
+    previous = _previous_ingestion(described)
+    if previous is not None:
+        previous["version"] = f"of run {previous['version']}"
+    return {"source": described, "ingested_at": stamp.isoformat(), "rows": len(frame), "schema_hash": schema,
+            "change_log": change_log_entry(len(frame), schema, previous)}
 
 
 @step(enable_cache=False)
@@ -23,13 +55,17 @@ def extract_source(
     so the dashboard and the model version tell the two apart.
     """
     started = time.perf_counter()
-    frame = read_source(source, columns)
+    lake = RawLake(Client().active_stack.artifact_store.path) if _lands(source) else None
+    frame = read_source(source, columns, lake=lake)
+    version = _version_metadata(source, frame, None if lake is None else lake.received_at)
+    log_metadata(metadata=version, infer_artifact=True)
     log_metadata(
         metadata={
-            "source": source.describe(),
-            "rows": len(frame),
+            **version,
             "columns": list(map(str, frame.columns)),
             "duration_s": round(time.perf_counter() - started, 3),
+            # The raw lake partitions this ingestion wrote (steps/store/lake.py).
+            **({"lake_partitions": lake.landed} if lake is not None else {}),
             # What the reader counted and resolved on the way (for example prices written as 0).
             **({"quality": frame.attrs["quality"]} if "quality" in frame.attrs else {}),
             # A REST source's pages, attempts (retries included) and fetch time.

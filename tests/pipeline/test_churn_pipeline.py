@@ -124,3 +124,53 @@ def test_total_charges_that_are_not_numbers_stop_the_run_naming_the_column(churn
     finally:
         next(server, None)
     assert "column 'TotalCharges' holds 1 value(s) that are neither numbers nor blank: ['n/a']" in str(error.value)
+
+
+def test_each_source_lands_as_received_in_the_raw_lake(churn_run) -> None:
+    import json
+    import re
+
+    from zenml.client import Client
+    from zenml.io import fileio
+
+    root = Client().active_stack.artifact_store.path
+    landed = {p["source"]: p for p in _step(churn_run, "extract_source").run_metadata["lake_partitions"]}
+    assert set(landed) == {"crm_export", "billing_api"}
+    layout = re.compile(re.escape(root) + r"/raw/(crm_export/customers|billing_api/billing)/(\d{4})/(\d{2})/(\d{2})/"
+                        r"\2\3\4T\d{6}_\d{6}Z\.(csv|json)$")
+    assert all(layout.match(p["path"]) for p in landed.values()), landed
+    with fileio.open(landed["crm_export"]["path"], "rb") as handle:
+        assert handle.read() == CUSTOMERS_CSV.read_bytes()  # byte for byte
+    with fileio.open(landed["billing_api"]["path"], "rb") as handle:
+        pages = json.loads(handle.read())
+    assert len(pages) == 8 and sum(len(page["items"]) for page in pages) == 7043
+    assert pages[0]["items"][0]["customerID"] == pd.read_csv(CUSTOMERS_CSV).customerID[0]
+    for partition in landed.values():  # no partial file is left beside a partition
+        folder = partition["path"].rsplit("/", 1)[0]
+        assert [name for name in fileio.listdir(folder) if str(name).startswith(".")] == []
+
+
+def test_a_second_ingestion_is_a_new_version_with_its_change_log_and_the_first_is_kept(churn_run) -> None:
+    from zenml.io import fileio
+
+    first = _step(churn_run, "extract_source")
+    assert first.run_metadata["change_log"].startswith(("first version: 7043 rows", "7043 rows (+0"))
+    second_run = run_training(load_config(CHURN_CONFIG))
+    second = _step(second_run, "extract_source")
+    raw = second.outputs["training_raw_data"][0]
+    metadata = raw.run_metadata
+    assert metadata["rows"] == 7043 and metadata["source"].startswith("joined on customerID")
+    assert metadata["schema_hash"] == first.run_metadata["schema_hash"]
+    import re
+
+    from zenml.client import Client
+
+    logged = re.fullmatch(r"7043 rows \(\+0 against version of run ([0-9a-f-]+)\), schema unchanged",
+                          metadata["change_log"])
+    assert logged, metadata["change_log"]  # against the latest earlier ingestion of the same source
+    assert Client().get_pipeline_run(logged.group(1)).created < Client().get_pipeline_run(second_run.id).created
+    assert raw.version != first.outputs["training_raw_data"][0].version
+    for partition in first.run_metadata["lake_partitions"]:
+        assert fileio.exists(partition["path"])  # the earlier ingestion is still there
+    paths = {p["path"] for p in second.run_metadata["lake_partitions"]}
+    assert not paths & {p["path"] for p in first.run_metadata["lake_partitions"]}
