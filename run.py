@@ -45,12 +45,12 @@ def _load(config_path: str) -> RunConfig:
         raise click.ClickException(str(exc)) from exc
 
 
-def _launch(pipeline_name: str, config_path: str, no_cache: bool):
+def _launch(pipeline_name: str, config_path: str, no_cache: bool, **options):
     from core.launch import PIPELINES, LaunchError, PipelineFailed
 
     config = _load(config_path)
     try:
-        return config, PIPELINES[pipeline_name](config, enable_cache=False if no_cache else None)
+        return config, PIPELINES[pipeline_name](config, enable_cache=False if no_cache else None, **options)
     except (ConfigError, LaunchError, PipelineFailed) as exc:
         raise click.ClickException(str(exc)) from exc
 
@@ -102,11 +102,15 @@ def cli() -> None:
 @CONFIG_OPTION
 @CACHE_OPTION
 @schedule_options
-def training(config_path: str, no_cache: bool, schedule, max_runs) -> None:
+@click.option("--dataset-version", type=click.IntRange(min=1), default=None,
+              help="Retrain on this stored version of training_raw_data instead of extracting the source.")
+def training(config_path: str, no_cache: bool, schedule, max_runs, dataset_version) -> None:
     """Extract, validate, prepare, train candidates, evaluate, register and promote."""
     if schedule:
+        if dataset_version is not None:
+            raise click.ClickException("--dataset-version retrains once on stored data; it does not go with --schedule")
         return _scheduled("training", config_path, no_cache, schedule, max_runs)
-    config, run = _launch("training", config_path, no_cache)
+    config, run = _launch("training", config_path, no_cache, dataset_version=dataset_version)
     evaluation = _outputs(run, "select_best_model", "model_evaluation")
     decision = _outputs(run, "promote_model", "promotion_decision")
     click.echo(f"\nRun: {run.name} ({run.status.value})")

@@ -236,9 +236,28 @@ def _options(config: RunConfig, pipeline_name: str, enable_cache: Optional[bool]
     return options
 
 
-def run_training(config: RunConfig, enable_cache: Optional[bool] = None, tags: Sequence[str] = (), schedule=None):
+def check_dataset_version(config: RunConfig, version: int) -> None:
+    """Version ``version`` of the raw data exists and was extracted from this config's source."""
+    from zenml.client import Client
+
+    from pipelines.ingestion import RAW_DATA_ARTIFACT
+
+    try:
+        stored = Client().get_artifact_version(RAW_DATA_ARTIFACT, str(version))
+    except KeyError as error:
+        raise LaunchError(f"there is no version {version} of '{RAW_DATA_ARTIFACT}' (`zenml artifact version list "
+                          f"--artifact {RAW_DATA_ARTIFACT}` lists them)") from error
+    recorded, expected = (stored.run_metadata or {}).get("source"), config.parameters.source.describe()
+    if recorded != expected:
+        raise LaunchError(f"version {version} of '{RAW_DATA_ARTIFACT}' was extracted from {recorded or 'an unrecorded source'}, "
+                          f"not from this config's source ({expected}): pick a version of this use case")
+
+
+def run_training(config: RunConfig, enable_cache: Optional[bool] = None, tags: Sequence[str] = (), schedule=None,
+                 dataset_version: Optional[int] = None):
     """Run the training pipeline; returns the finished pipeline run (None when ``schedule``
-    hands it to the orchestrator)."""
+    hands it to the orchestrator). ``dataset_version`` retrains on that stored version of the
+    raw data (``training_raw_data``) instead of extracting the source again."""
     check_store()  # first: importing the pipeline's steps already talks to the store
     from pipelines.training import training
 
@@ -246,10 +265,13 @@ def run_training(config: RunConfig, enable_cache: Optional[bool] = None, tags: S
     rolling = config.parameters.rolling
     check_stack(needs_feature_store=rolling is not None and rolling.feature_view is not None)
     check_reachable()
+    if dataset_version is not None:
+        check_dataset_version(config, dataset_version)
+        tags = [*tags, f"dataset_version_{dataset_version}"]
     pipeline = training.with_options(model=_model(config), **_options(config, "training", enable_cache, tags, schedule))
     previous = _latest_run_id("training")
     try:
-        return pipeline(params=config.parameters)
+        return pipeline(params=config.parameters, dataset_version=dataset_version)
     except Exception as exc:
         _raise_run_failure("training", exc, previous)
 

@@ -6,7 +6,7 @@ appear in the calling pipeline's DAG. Steps that follow must run ``after="valida
 
 from __future__ import annotations
 
-from typing import List
+from typing import List, Optional
 
 from core.config import SourceSpec, UseCaseParameters
 from steps.ingest.steps import extract_source
@@ -28,24 +28,40 @@ def gated_validation(params: UseCaseParameters, raw_data, role: str):
     return report
 
 
-def typed_raw(params: UseCaseParameters, source: SourceSpec, columns: List[str]):
-    """The extracted table, with the numbers the source sends as text parsed (if the schema
-    declares any: ``numbers_as_text``)."""
-    raw_data = extract_source(source=source, columns=columns)
+RAW_DATA_ARTIFACT = "training_raw_data"
+
+
+def stored_raw_version(version: int):
+    """Version ``version`` of the training raw data artifact, consumed as it is stored (the
+    run's lineage points at it); ``core.launch`` checked that it exists and is this source's."""
+    from zenml.client import Client
+
+    return Client().get_artifact_version(RAW_DATA_ARTIFACT, str(version))
+
+
+def typed_raw(params: UseCaseParameters, source: SourceSpec, columns: List[str], dataset_version: Optional[int] = None):
+    """The extracted table (or the stored ``dataset_version`` of it), with the numbers the
+    source sends as text parsed (if the schema declares any: ``numbers_as_text``)."""
+    if dataset_version is None:
+        raw_data = extract_source(source=source, columns=columns)
+    else:
+        raw_data = stored_raw_version(dataset_version)
     text_numbers = params.schema_.text_number_columns
     return parse_text_numbers_step(raw_data, columns=text_numbers) if text_numbers else raw_data
 
 
-def validated_raw(params: UseCaseParameters, source: SourceSpec, columns: List[str], role: str):
+def validated_raw(params: UseCaseParameters, source: SourceSpec, columns: List[str], role: str,
+                  dataset_version: Optional[int] = None):
     """The raw table, extracted (and typed), with its validation gate."""
-    raw_data = typed_raw(params, source, columns)
+    raw_data = typed_raw(params, source, columns, dataset_version)
     gated_validation(params, raw_data, role)
     return raw_data
 
 
-def validated_dataset(params: UseCaseParameters, source: SourceSpec, columns: List[str], role: str):
+def validated_dataset(params: UseCaseParameters, source: SourceSpec, columns: List[str], role: str,
+                      dataset_version: Optional[int] = None):
     """Return (raw_data, dataset) artifacts; the cleaned dataset exists only if the gate passed."""
-    raw_data = validated_raw(params, source, columns, role)
+    raw_data = validated_raw(params, source, columns, role, dataset_version)
     schema = params.schema_
     dataset = clean_dataset(raw_data, use_case=params.use_case, target=schema.target,
                             positive_class=schema.positive_class, after="validation_gate")

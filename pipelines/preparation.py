@@ -12,6 +12,8 @@ ZenML continues past a failed step, and a run with a failed step must not promot
 
 from __future__ import annotations
 
+from typing import Optional
+
 from core.config import UseCaseParameters
 from pipelines.ingestion import validated_dataset, validated_raw
 from steps.prepare.steps import (
@@ -27,9 +29,10 @@ from steps.store.steps import publish_feature_view, retrieve_training_features
 from steps.validate.steps import check_data_integrity, check_train_test_drift
 
 
-def tabular_preparation(params: UseCaseParameters):
+def tabular_preparation(params: UseCaseParameters, dataset_version: Optional[int] = None):
     table_schema = params.schema_
-    raw_data, dataset = validated_dataset(params, params.source, list(table_schema.columns), role="training")
+    raw_data, dataset = validated_dataset(params, params.source, list(table_schema.columns), role="training",
+                                          dataset_version=dataset_version)
     integrity = check_data_integrity(raw_data, table_schema=table_schema, after="validation_gate")
     if params.feature_store is not None:  # the model trains on what the feature store gives back
         view = tabular_view(params)
@@ -44,9 +47,10 @@ def tabular_preparation(params: UseCaseParameters):
     return train_data, None, test_data, features, preprocessor, [integrity, drift]
 
 
-def windowed_preparation(params: UseCaseParameters):
+def windowed_preparation(params: UseCaseParameters, dataset_version: Optional[int] = None):
     table_schema, series = params.schema_, params.timeseries
-    raw_data = validated_raw(params, params.source, list(table_schema.columns), role="training")
+    raw_data = validated_raw(params, params.source, list(table_schema.columns), role="training",
+                             dataset_version=dataset_version)
     train_series, validation_series, test_series = split_by_group(raw_data, series=series, after="validation_gate")
     train_data, validation_data, test_data, features = make_windows(
         train_series, validation_series, test_series, series=series, target=table_schema.target
@@ -55,9 +59,10 @@ def windowed_preparation(params: UseCaseParameters):
     return train_data, validation_data, test_data, features, preprocessor, []
 
 
-def rolling_preparation(params: UseCaseParameters):
+def rolling_preparation(params: UseCaseParameters, dataset_version: Optional[int] = None):
     table_schema, rolling = params.schema_, params.rolling
-    raw_data = validated_raw(params, params.source, list(table_schema.columns), role="training")
+    raw_data = validated_raw(params, params.source, list(table_schema.columns), role="training",
+                             dataset_version=dataset_version)
     checks = [check_data_integrity(raw_data, table_schema=table_schema, after="validation_gate")]
     feature_table = engineer_rolling_features(raw_data, rolling=rolling, target=table_schema.target,
                                               after="validation_gate")

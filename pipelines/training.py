@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
 from zenml import pipeline
 
 from core.config import UseCaseParameters
@@ -14,8 +16,10 @@ from steps.train.steps import train_candidate
 
 
 @pipeline(substitutions={"data_role": "training"}, on_failure=report_failure)
-def training(params: UseCaseParameters) -> None:
-    train_data, validation_data, test_data, features, preprocessor, side_steps = preparation_for(params)(params)
+def training(params: UseCaseParameters, dataset_version: Optional[int] = None) -> None:
+    """``dataset_version``: train on that stored version of the raw data instead of extracting."""
+    train_data, validation_data, test_data, features, preprocessor, side_steps = preparation_for(params)(
+        params, dataset_version)
     target, task = params.schema_.target, params.training.task
     tuning = {} if validation_data is None else {"validation_data": validation_data}
 

@@ -80,6 +80,10 @@ def change_log_entry(rows: int, schema: str, previous: Optional[Dict[str, object
     if not previous or "rows" not in previous:
         return f"first version: {rows} rows, schema {schema}"
     delta = rows - int(previous["rows"])
-    schema_note = "schema unchanged" if previous.get("schema_hash") == schema else \
-        f"schema changed ({previous.get('schema_hash')} -> {schema})"
+    if previous.get("schema_hash") is None:
+        schema_note = f"schema {schema} (the previous version recorded none)"
+    elif previous["schema_hash"] == schema:
+        schema_note = "schema unchanged"
+    else:
+        schema_note = f"schema changed ({previous['schema_hash']} -> {schema})"
     return f"{rows} rows ({delta:+d} against version {previous.get('version', '?')}), {schema_note}"

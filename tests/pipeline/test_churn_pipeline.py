@@ -174,3 +174,35 @@ def test_a_second_ingestion_is_a_new_version_with_its_change_log_and_the_first_i
         assert fileio.exists(partition["path"])  # the earlier ingestion is still there
     paths = {p["path"] for p in second.run_metadata["lake_partitions"]}
     assert not paths & {p["path"] for p in first.run_metadata["lake_partitions"]}
+
+
+def test_retraining_on_a_stored_dataset_version_reproduces_the_model(churn_run, monkeypatch) -> None:
+    """`python run.py training --config configs/churn.yaml --dataset-version N`: the stored raw
+    version is consumed as it is (no extract; the billing API may be gone), and the result is
+    the original run's."""
+    from tests.conftest import free_port
+
+    raw = _step(churn_run, "extract_source").outputs["training_raw_data"][0]
+    monkeypatch.setenv("CHURN_API_URL", f"http://127.0.0.1:{free_port()}")  # nothing listens there
+    rerun = run_training(load_config(CHURN_CONFIG), dataset_version=int(raw.version))
+    assert "extract_source" not in rerun.steps
+    assert _step(rerun, "parse_text_numbers_step").inputs["raw_data"][0].id == raw.id  # lineage to version N
+    assert f"dataset_version_{raw.version}" in {tag.name for tag in rerun.tags}
+    original = _step(churn_run, "select_best_model").outputs["model_evaluation"][0].load()
+    again = _step(rerun, "select_best_model").outputs["model_evaluation"][0].load()
+    assert again["candidate"] == original["candidate"] and again["metrics"] == original["metrics"]
+    original_split = _step(churn_run, "split_dataset").outputs["test_data"][0].load()
+    pd.testing.assert_frame_equal(_step(rerun, "split_dataset").outputs["test_data"][0].load()
+                                  .drop(columns="loaded_at"), original_split.drop(columns="loaded_at"))
+
+
+def test_a_dataset_version_of_another_source_or_none_at_all_is_refused(churn_run) -> None:
+    from core.launch import LaunchError
+
+    raw = _step(churn_run, "extract_source").outputs["training_raw_data"][0]
+    housing = load_config(PROJECT_ROOT / "configs" / "housing.yaml")
+    with pytest.raises(LaunchError, match=f"version {raw.version} of 'training_raw_data' was extracted from joined on "
+                                          "customerID.*not from this config's source"):
+        run_training(housing, dataset_version=int(raw.version))
+    with pytest.raises(LaunchError, match="there is no version 99999 of 'training_raw_data'"):
+        run_training(load_config(CHURN_CONFIG), dataset_version=99999)
