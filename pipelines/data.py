@@ -7,18 +7,21 @@ from zenml import pipeline
 
 from core.config import UseCaseParameters
 from pipelines.hooks import report_data_failure
-from pipelines.ingestion import gated_validation, typed_raw
+from pipelines.ingestion import gated_validation, parsed_numbers
 from steps.explore.steps import explore_data, normalize_data, profile_data, record_data_activity
+from steps.ingest.steps import extract_source
 
 
 @pipeline(substitutions={"data_role": "training"}, on_failure=report_data_failure)
 def data(params: UseCaseParameters) -> None:
     table_schema = params.schema_
-    raw_data = typed_raw(params, params.source, list(table_schema.columns))
-    report = gated_validation(params, raw_data, role="training")
-    profile = profile_data(raw_data, table_schema=table_schema, use_case=params.use_case, after="validation_gate")
-    _, encoding = normalize_data(raw_data, table_schema=table_schema, exploration=params.exploration,
+    received = extract_source(source=params.source, columns=list(table_schema.columns))
+    typed = parsed_numbers(params, received)
+    report = gated_validation(params, typed, role="training")
+    # The profile reads the data as received, so that a number sent as text is one of its issues.
+    profile = profile_data(received, table_schema=table_schema, use_case=params.use_case, after="validation_gate")
+    _, encoding = normalize_data(typed, table_schema=table_schema, exploration=params.exploration,
                                  after="validation_gate")
-    eda_report = explore_data(raw_data, encoding, table_schema=table_schema, exploration=params.exploration,
+    eda_report = explore_data(typed, encoding, table_schema=table_schema, exploration=params.exploration,
                               task=params.training.task, use_case=params.use_case)
     record_data_activity(profile, report, eda_report, use_case=params.use_case)

@@ -46,6 +46,11 @@ def typed_raw(params: UseCaseParameters, source: SourceSpec, columns: List[str],
         raw_data = extract_source(source=source, columns=columns)
     else:
         raw_data = stored_raw_version(dataset_version)
+    return parsed_numbers(params, raw_data)
+
+
+def parsed_numbers(params: UseCaseParameters, raw_data):
+    """``raw_data`` with the schema's ``numbers_as_text`` columns parsed (a step), or as it is."""
     text_numbers = params.schema_.text_number_columns
     return parse_text_numbers_step(raw_data, columns=text_numbers) if text_numbers else raw_data
 

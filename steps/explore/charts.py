@@ -94,3 +94,29 @@ def horizontal_bars(labels: List[str], values: List[float], title: str, errors: 
     axes.set_title(title, fontsize=9)
     axes.grid(axis="x", alpha=0.3)
     return _encode(figure)
+
+
+def rate_by_category(frame: pd.DataFrame, categories: List[str], positive: pd.Series, label: str) -> str:
+    """Per category column, the share of rows in the positive class for each of its values."""
+    figure, axes = _grid(len(categories), columns=3, cell=(4.2, 2.6))
+    overall = float(positive.mean())
+    for axis, column in zip(axes, categories):
+        rates = positive.groupby(frame[column].astype(str)).mean().sort_values()
+        axis.barh(rates.index, rates.to_numpy(), color="#3b6ea5")
+        axis.axvline(overall, color="#c0392b", linestyle="--", linewidth=1)
+        axis.set_title(column, fontsize=9)
+        axis.tick_params(labelsize=7)
+        axis.set_xlabel(label, fontsize=7)
+    return _encode(figure)
+
+
+def box_by_class(frame: pd.DataFrame, columns: List[str], classes: pd.Series) -> str:
+    """Per numeric column, its distribution within each class of the target."""
+    figure, axes = _grid(len(columns))
+    names = sorted(classes.dropna().astype(str).unique())
+    for axis, column in zip(axes, columns):
+        values = [frame.loc[classes.astype(str) == name, column].dropna().astype(float) for name in names]
+        axis.boxplot(values, showfliers=False)
+        axis.set_xticks(range(1, len(names) + 1), names, fontsize=8)
+        axis.set_title(column, fontsize=9)
+    return _encode(figure)

@@ -49,6 +49,11 @@ def explore_table(frame: pd.DataFrame, schema: SchemaSpec, spec: ExplorationSpec
             sample, numeric, target)
         for category in categorical:
             figures[f"{target} by {category}"] = charts.box_by_category(table, category, target)
+    elif schema.positive_class is not None:
+        positive = (table[target].astype(str) == schema.positive_class).astype(float)
+        figures[f"{target} rate by category (dashed: overall)"] = charts.rate_by_category(
+            table, categorical, positive, f"share {target} = {schema.positive_class}")
+        figures[f"Box plots by {target}"] = charts.box_by_class(table, numeric, table[target])
     for item in bin_counts:
         figures[f"Bins: {item.name} (from {item.column})"] = charts.horizontal_bars(
             list(item.counts), [float(v) for v in item.counts.values()], f"rows per {item.name}")

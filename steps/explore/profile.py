@@ -47,9 +47,17 @@ def profile_table(frame: pd.DataFrame, schema: SchemaSpec, use_case: str) -> Dat
                           else f"imputed with the {fill} (fitted on the table)")
             issues.append(DataIssue(column=name, issue="missing values", count=column.missing, resolution=resolution))
         if spec.type in ("int", "float") and not pd.api.types.is_numeric_dtype(frame[name]):
-            unparsable = int((pd.to_numeric(frame[name], errors="coerce").isna() & frame[name].notna()).sum())
-            issues.append(DataIssue(column=name, issue=f"stored as {frame[name].dtype}, declared {spec.type}",
-                                    count=unparsable, resolution="values parsed as numbers; unparsable ones missing"))
+            text = frame[name].astype("string").str.strip()
+            blank = int((text == "").sum())
+            unparsable = int((pd.to_numeric(text, errors="coerce").isna() & frame[name].notna()).sum())
+            if spec.numbers_as_text:
+                issues.append(DataIssue(
+                    column=name, issue=f"numbers sent as text, {blank} blank", count=blank,
+                    resolution="parsed to numbers before validation; blanks become missing values, imputed with "
+                               "the train split's median (any other text stops the run)"))
+            else:
+                issues.append(DataIssue(column=name, issue=f"stored as {frame[name].dtype}, declared {spec.type}",
+                                        count=unparsable, resolution="none: validation rejects the column's type"))
     duplicates = int(frame.duplicated().sum())
     if duplicates:
         issues.append(DataIssue(column="(table)", issue="exact duplicate rows", count=duplicates,

@@ -206,3 +206,24 @@ def test_a_dataset_version_of_another_source_or_none_at_all_is_refused(churn_run
         run_training(housing, dataset_version=int(raw.version))
     with pytest.raises(LaunchError, match="there is no version 99999 of 'training_raw_data'"):
         run_training(load_config(CHURN_CONFIG), dataset_version=99999)
+
+
+def test_the_data_pipeline_reports_the_text_totals_and_explores_churn(billing_api) -> None:
+    """`python run.py data --config configs/churn.yaml`: the data-quality report (HTML and CSV)
+    names TotalCharges' defect with its count and resolution; the EDA has the churn rate by
+    category, box plots by class, and associations that match a direct computation."""
+    from scipy.stats.contingency import association
+
+    from core.launch import run_data
+    from materializers.exploration import issues_csv
+
+    run = run_data(load_config(CHURN_CONFIG))
+    profile = _step(run, "profile_data").outputs["data_profile"][0].load()
+    [issue] = profile.issues
+    assert (issue.column, issue.issue, issue.count) == ("TotalCharges", "numbers sent as text, 11 blank", 11)
+    assert "TotalCharges,\"numbers sent as text, 11 blank\",11," in issues_csv(profile)
+    report = _step(run, "explore_data").outputs["eda_report"][0].load()
+    assert {"Churn rate by category (dashed: overall)", "Box plots by Churn", "Histograms"} <= set(report.charts)
+    telco = pd.read_csv(TELCO_CSV)
+    expected = association(pd.crosstab(telco["Contract"], telco["Churn"]).to_numpy(), method="cramer")
+    assert report.association("Contract", "Churn").value == pytest.approx(expected)

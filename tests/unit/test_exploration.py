@@ -90,6 +90,15 @@ def test_the_profile_names_missing_values_mistyped_columns_and_duplicates_with_t
     assert "imputed with the median" in missing.issues[0].resolution
 
 
+def test_numbers_sent_as_text_are_an_issue_with_their_blanks_counted() -> None:
+    schema = SchemaSpec(columns={"total": {"type": "float", "nullable": True, "numbers_as_text": True},
+                                 "price": {"type": "float"}}, target="price")
+    profile = profile_table(pd.DataFrame({"total": ["1.5", " ", "", "7"], "price": [1.0, 2, 3, 4]}), schema, "demo")
+    [issue] = profile.issues
+    assert (issue.column, issue.issue, issue.count) == ("total", "numbers sent as text, 2 blank", 2)
+    assert "parsed to numbers before validation" in issue.resolution
+
+
 def test_permutation_importance_ranks_the_planted_signal_first() -> None:
     frame = pd.DataFrame({"signal": RNG.normal(size=800), "noise": RNG.normal(size=800),
                           "kind": RNG.choice(["a", "b"], 800)})
