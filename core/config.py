@@ -568,6 +568,15 @@ class ExplorationSpec(StrictModel):
     random_state: int = 42
 
 
+class IngestionSpec(StrictModel):
+    """How the extract step recovers from a failure: REST sources already retry each request
+    (``rest.retries``, with backoff); ``step_retries`` re-runs the whole extract (a ZenML step
+    retry) after ``retry_delay_seconds``, doubling the delay each time. Each attempt is logged."""
+
+    step_retries: int = Field(default=0, ge=0, le=5)
+    retry_delay_seconds: int = Field(default=5, ge=0)
+
+
 class FeatureFieldSpec(StrictModel):
     """One feature of a feature view, with the metadata Feast's registry keeps for it."""
 
@@ -616,6 +625,7 @@ class UseCaseParameters(StrictModel):
     feature_store: Optional[FeatureStoreSpec] = None
     monitoring: MonitoringSpec = MonitoringSpec()
     exploration: ExplorationSpec = ExplorationSpec()
+    ingestion: IngestionSpec = IngestionSpec()
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

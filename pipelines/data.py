@@ -7,15 +7,14 @@ from zenml import pipeline
 
 from core.config import UseCaseParameters
 from pipelines.hooks import report_data_failure
-from pipelines.ingestion import gated_validation, parsed_numbers
+from pipelines.ingestion import extract, gated_validation, parsed_numbers
 from steps.explore.steps import explore_data, normalize_data, profile_data, record_data_activity
-from steps.ingest.steps import extract_source
 
 
 @pipeline(substitutions={"data_role": "training"}, on_failure=report_data_failure)
 def data(params: UseCaseParameters) -> None:
     table_schema = params.schema_
-    received = extract_source(source=params.source, columns=list(table_schema.columns))
+    received = extract(params)(source=params.source, columns=list(table_schema.columns))
     typed = parsed_numbers(params, received)
     report = gated_validation(params, typed, role="training")
     # The profile reads the data as received, so that a number sent as text is one of its issues.

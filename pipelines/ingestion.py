@@ -43,10 +43,21 @@ def typed_raw(params: UseCaseParameters, source: SourceSpec, columns: List[str],
     """The extracted table (or the stored ``dataset_version`` of it), with the numbers the
     source sends as text parsed (if the schema declares any: ``numbers_as_text``)."""
     if dataset_version is None:
-        raw_data = extract_source(source=source, columns=columns)
+        raw_data = extract(params)(source=source, columns=columns)
     else:
         raw_data = stored_raw_version(dataset_version)
     return parsed_numbers(params, raw_data)
+
+
+def extract(params: UseCaseParameters):
+    """The extract step, with the config's step retries (``ingestion:``)."""
+    ingestion = params.ingestion
+    if not ingestion.step_retries:
+        return extract_source
+    from zenml.config.retry_config import StepRetryConfig
+
+    return extract_source.with_options(retry=StepRetryConfig(
+        max_retries=ingestion.step_retries, delay=ingestion.retry_delay_seconds, backoff=2))
 
 
 def parsed_numbers(params: UseCaseParameters, raw_data):

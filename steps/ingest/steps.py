@@ -12,6 +12,8 @@ from zenml import ArtifactConfig, get_step_context, log_metadata, step
 from zenml.client import Client
 
 from core.config import SourceSpec
+from core.paths import STATE_DIR
+from steps.ingest.ingestion_log import append_line, ingestion_line, ingestion_log_path
 from steps.ingest.sources import read_source
 from steps.store.lake import RawLake, change_log_entry, schema_hash
 
@@ -56,7 +58,14 @@ def extract_source(
     """
     started = time.perf_counter()
     lake = RawLake(Client().active_stack.artifact_store.path) if _lands(source) else None
-    frame = read_source(source, columns, lake=lake)
+    run, log = get_step_context().pipeline_run.name, ingestion_log_path(STATE_DIR)
+    try:
+        frame = read_source(source, columns, lake=lake)
+    except Exception as error:  # logged with its outcome, then raised unchanged for the run to fail
+        append_line(log, ingestion_line(run, source.describe(), "failed", time.perf_counter() - started,
+                                        error=f"{type(error).__name__}: {error}"))
+        raise
+    append_line(log, ingestion_line(run, source.describe(), "ok", time.perf_counter() - started, rows=len(frame)))
     version = _version_metadata(source, frame, None if lake is None else lake.received_at)
     log_metadata(metadata=version, infer_artifact=True)
     log_metadata(

@@ -101,7 +101,13 @@ def _config_with_customers(path) -> RunConfig:
     return RunConfig.model_validate(raw)
 
 
-def test_a_duplicated_customer_in_the_csv_stops_the_run_at_the_extract(churn_run, tmp_path) -> None:
+def _ingestion_log(session_dir) -> list:
+    return (session_dir / "state" / "logs" / "ingestion.log").read_text().splitlines()
+
+
+def test_a_duplicated_customer_in_the_csv_stops_the_run_at_the_extract(churn_run, tmp_path, session_dir) -> None:
+    """The extract is retried once (the config's ingestion.step_retries), each attempt logged,
+    and the run then fails naming the duplicated customer."""
     customers = pd.read_csv(CUSTOMERS_CSV, dtype=str, keep_default_na=False)
     path = tmp_path / "customers.csv"
     pd.concat([customers, customers.iloc[[42]]]).to_csv(path, index=False)
@@ -109,6 +115,16 @@ def test_a_duplicated_customer_in_the_csv_stops_the_run_at_the_extract(churn_run
         run_training(_config_with_customers(path))
     assert list(error.value.failures) == ["extract_source"]
     assert f"duplicated records): {customers.customerID[42]}" in error.value.failures["extract_source"]
+    attempts = [line for line in _ingestion_log(session_dir) if f"| {error.value.run_name} |" in line]
+    assert len(attempts) == 2 and all("| failed |" in line and "duplicated records" in line for line in attempts)
+
+
+def test_a_successful_ingestion_is_logged_with_its_rows(churn_run, session_dir) -> None:
+    from zenml.client import Client
+
+    name = Client().get_pipeline_run(churn_run.id).name
+    [line] = [line for line in _ingestion_log(session_dir) if f"| {name} |" in line]
+    assert "| joined on customerID: customers=csv:" in line and "| ok |" in line and line.endswith("rows=7043")
 
 
 def test_total_charges_that_are_not_numbers_stop_the_run_naming_the_column(churn_run, tmp_path, monkeypatch) -> None:
