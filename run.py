@@ -95,7 +95,7 @@ def _where_to_look(run) -> None:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def cli() -> None:
-    """MLOps pipelines on ZenML. Pipelines: training, batch_inference, data. API: serve, api. Setup: seed."""
+    """MLOps pipelines on ZenML. Pipelines: training, batch_inference, data, feature_engineering. API: serve, api. Setup: seed."""
 
 
 @cli.command()
@@ -135,6 +135,22 @@ def batch_inference(config_path: str, no_cache: bool, schedule, max_runs) -> Non
     click.echo(f"\nRun: {run.name} ({run.status.value})")
     click.echo(f"Predictions: {stored['rows_written']} rows appended to {stored['table']} "
                f"({stored['rows_in_table']} rows in the table)")
+    _where_to_look(run)
+
+
+@cli.command(name="feature_engineering")
+@CONFIG_OPTION
+@CACHE_OPTION
+@schedule_options
+def feature_engineering(config_path: str, no_cache: bool, schedule, max_runs) -> None:
+    """Ingest (raw lake), validate, prepare, engineer features, append them to the feature table."""
+    if schedule:
+        return _scheduled("feature_engineering", config_path, no_cache, schedule, max_runs)
+    config, run = _launch("feature_engineering", config_path, no_cache)
+    written = _outputs(run, "store_feature_table", "feature_table_write")
+    click.echo(f"\nRun: {run.name} ({run.status.value})")
+    click.echo(f"Feature table {written['table']}: {written['rows_written']} rows appended as version "
+               f"{written['feature_version']} ({written['rows_in_table']} rows in the table)")
     _where_to_look(run)
 
 

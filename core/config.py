@@ -274,10 +274,17 @@ SourceSpec.model_rebuild()
 
 
 def resolve_sqlite_url(url: str) -> str:
-    """Make a relative SQLite path absolute against the project root, leave other URLs alone."""
+    """Make a relative SQLite path absolute, leave other URLs alone. A path under ``state/`` is
+    taken from the state folder (``MLOPS_STATE_DIR``, by default the project's ``state/``), so
+    that a private state folder (the tests') also holds the databases; others from the project root."""
+    from core.paths import STATE_DIR
+
     prefix = "sqlite:///"
     if url.startswith(prefix) and not url.startswith(prefix + "/") and url != "sqlite:///:memory:":
-        return prefix + str(resolve_path(url[len(prefix):]))
+        relative = Path(url[len(prefix):])
+        if relative.parts and relative.parts[0] == "state":
+            return prefix + str(Path(STATE_DIR).joinpath(*relative.parts[1:]))
+        return prefix + str(resolve_path(relative))
     return url
 
 
@@ -577,6 +584,76 @@ class IngestionSpec(StrictModel):
     retry_delay_seconds: int = Field(default=5, ge=0)
 
 
+class EngineeredFeatureSpec(StrictModel):
+    """One engineered feature, computed from the cleaned table's columns (or from features
+    defined before it) by one of a few rules (steps/prepare/engineering.py):
+
+    - ``fill``: ``column``, with missing values replaced by ``value`` (float);
+    - ``ratio``: ``numerator`` / max(``denominator``, ``min_denominator``) (float);
+    - ``bucket``: ``column`` cut at ``edges`` into ``labels`` (open-ended, like ``exploration.bins``; string);
+    - ``count_in``: how many of ``columns`` hold one of ``values`` (int);
+    - ``flag``: 1 if ``column`` holds one of ``values``, else 0 (int).
+    """
+
+    kind: Literal["fill", "ratio", "bucket", "count_in", "flag"]
+    description: str = Field(min_length=1)
+    column: Optional[str] = None
+    value: Optional[float] = None
+    numerator: Optional[str] = None
+    denominator: Optional[str] = None
+    min_denominator: float = 1.0
+    edges: Optional[List[float]] = None
+    labels: Optional[List[str]] = None
+    columns: Optional[List[str]] = None
+    values: Optional[List[str]] = None
+
+    @model_validator(mode="after")
+    def _check(self) -> "EngineeredFeatureSpec":
+        needed = {"fill": ("column", "value"), "ratio": ("numerator", "denominator"), "bucket": ("column", "edges"),
+                  "count_in": ("columns", "values"), "flag": ("column", "values")}[self.kind]
+        missing = [name for name in needed if getattr(self, name) is None]
+        if missing:
+            raise ValueError(f"a {self.kind} feature needs {missing}")
+        if self.kind == "bucket":
+            BinSpec(column=self.column, edges=self.edges, labels=self.labels)  # the same rules as a bin
+        return self
+
+    @property
+    def inputs(self) -> List[str]:
+        return [name for name in (self.column, self.numerator, self.denominator, *(self.columns or [])) if name]
+
+    @property
+    def type(self) -> ColumnType:
+        return {"fill": "float", "ratio": "float", "bucket": "string", "count_in": "int", "flag": "int"}[self.kind]
+
+    @property
+    def bin(self) -> BinSpec:
+        return BinSpec(column=self.column, edges=self.edges, labels=self.labels)
+
+
+class FeatureTableSpec(StrictModel):
+    """The engineered features as a relational table (steps/store/feature_table.py): SQLite on
+    ``local`` (``url``), PostgreSQL on ``services`` (``url_env`` wins when set). Each run appends
+    its rows under its own ``feature_version``; nothing already stored is replaced."""
+
+    table: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    key: str
+    url: Optional[str] = None
+    url_env: Optional[str] = None
+
+    @model_validator(mode="after")
+    def _has_url(self) -> "FeatureTableSpec":
+        if not (self.url or self.url_env):
+            raise ValueError("a feature table needs 'url' or 'url_env'")
+        return self
+
+    def database_url(self) -> str:
+        url = (os.environ.get(self.url_env) if self.url_env else None) or self.url
+        if not url:
+            raise ConfigError(f"feature_table: environment variable {self.url_env} is not set and no 'url' is configured")
+        return resolve_sqlite_url(url)
+
+
 class FeatureFieldSpec(StrictModel):
     """One feature of a feature view, with the metadata Feast's registry keeps for it."""
 
@@ -626,8 +703,20 @@ class UseCaseParameters(StrictModel):
     monitoring: MonitoringSpec = MonitoringSpec()
     exploration: ExplorationSpec = ExplorationSpec()
     ingestion: IngestionSpec = IngestionSpec()
+    engineered_features: Dict[str, EngineeredFeatureSpec] = Field(default_factory=dict)
+    feature_table: Optional[FeatureTableSpec] = None
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @property
+    def feature_schema(self) -> SchemaSpec:
+        """The schema with the engineered features as columns: what the models' features are
+        chosen from."""
+        if not self.engineered_features:
+            return self.schema_
+        added = {name: ColumnSpec(type=rule.type, description=rule.description)
+                 for name, rule in self.engineered_features.items()}
+        return self.schema_.model_copy(update={"columns": {**self.schema_.columns, **added}})
 
     @model_validator(mode="after")
     def _features_exist(self) -> "UseCaseParameters":
@@ -666,6 +755,23 @@ class UseCaseParameters(StrictModel):
             if self.monitoring.metric not in METRICS[self.training.task]:
                 raise ValueError(f"monitoring.metric '{self.monitoring.metric}' is not a {self.training.task} metric: "
                                  f"{sorted(METRICS[self.training.task])}")
+        known = set(self.schema_.columns)
+        for name, rule in self.engineered_features.items():
+            if name in known:
+                raise ValueError(f"engineered feature '{name}' already names a column")
+            unknown = [column for column in rule.inputs if column not in known]
+            if unknown:
+                raise ValueError(f"engineered feature '{name}' reads {unknown}, which are neither columns nor "
+                                 "features defined before it")
+            known.add(name)
+        if self.engineered_features and self.feature_store is not None:
+            raise ValueError("'feature_store' publishes the cleaned table's columns, without engineered features: "
+                             "configure one of the two")
+        if self.feature_table is not None:
+            if not self.engineered_features:
+                raise ValueError("feature_table stores engineered features: configure 'engineered_features'")
+            if self.feature_table.key not in self.schema_.columns:
+                raise ValueError(f"feature_table.key '{self.feature_table.key}' is not a column")
         explored = [*(b.column for b in self.exploration.bins.values()), *(self.exploration.geo or [])]
         not_numeric = sorted({c for c in explored if self.schema_.columns.get(c) is None
                               or self.schema_.columns[c].type not in ("int", "float")})

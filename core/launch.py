@@ -315,7 +315,28 @@ def run_data(config: RunConfig, enable_cache: Optional[bool] = None, tags: Seque
         _raise_run_failure("data", exc, previous)
 
 
-PIPELINES = {"training": run_training, "batch_inference": run_batch_inference, "data": run_data}
+def run_feature_engineering(config: RunConfig, enable_cache: Optional[bool] = None, tags: Sequence[str] = (),
+                            schedule=None):
+    """Ingest, validate, prepare and engineer features into the relational feature table;
+    returns the finished run (None when ``schedule`` hands it to the orchestrator)."""
+    check_store()
+    from pipelines.feature_engineering import feature_engineering
+
+    if config.parameters.feature_table is None:
+        raise ConfigError("parameters.feature_table is not configured for this use case: there is nowhere to store "
+                          "engineered features")
+    check_reachable()
+    options = _options(config, "feature_engineering", enable_cache, tags, schedule)
+    options["settings"].pop("experiment_tracker", None)
+    previous = _latest_run_id("feature_engineering")
+    try:
+        return feature_engineering.with_options(**options)(params=config.parameters)
+    except Exception as exc:
+        _raise_run_failure("feature_engineering", exc, previous)
+
+
+PIPELINES = {"training": run_training, "batch_inference": run_batch_inference, "data": run_data,
+             "feature_engineering": run_feature_engineering}
 
 
 def run_on_schedule(pipeline_name: str, config: RunConfig, schedule_text: str, enable_cache: Optional[bool] = None,

@@ -17,6 +17,7 @@ from typing import Optional
 from core.config import UseCaseParameters
 from pipelines.ingestion import validated_dataset, validated_raw
 from steps.prepare.steps import (
+    engineer_features,
     engineer_rolling_features,
     fit_preprocessor,
     make_windows,
@@ -34,6 +35,9 @@ def tabular_preparation(params: UseCaseParameters, dataset_version: Optional[int
     raw_data, dataset = validated_dataset(params, params.source, list(table_schema.columns), role="training",
                                           dataset_version=dataset_version)
     integrity = check_data_integrity(raw_data, table_schema=table_schema, after="validation_gate")
+    if params.engineered_features:  # from here on the schema includes them
+        dataset, _ = engineer_features(dataset, rules=params.engineered_features, table_schema=table_schema)
+        table_schema = params.feature_schema
     if params.feature_store is not None:  # the model trains on what the feature store gives back
         view = tabular_view(params)
         published = publish_feature_view(dataset, view=view)

@@ -35,7 +35,8 @@ def training(params: UseCaseParameters, dataset_version: Optional[int] = None) -
     model, model_evaluation, _ = select_best_model(
         models, evaluations, task=task, selection_metric=params.training.selection_metric
     )
-    slice_report = analyze_slices(model, test_data, table_schema=params.schema_, task=task, slices=params.slices)
+    slice_report = analyze_slices(model, test_data, table_schema=params.feature_schema, task=task,
+                                  slices=params.slices)
     if task == "classification":
         side_steps = [*side_steps, plot_confusion_matrix(model, test_data, target=target,
                                                          positive_class=params.schema_.positive_class)]

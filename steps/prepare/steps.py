@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import hashlib
-from typing import List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import pandas as pd
 from sklearn.compose import ColumnTransformer
 from typing_extensions import Annotated
 from zenml import ArtifactConfig, log_metadata, step
 
-from core.config import FeatureSelectionSpec, RollingFeaturesSpec, SchemaSpec, SplitSpec, TimeseriesSpec
+from core.config import (
+    EngineeredFeatureSpec,
+    FeatureSelectionSpec,
+    RollingFeaturesSpec,
+    SchemaSpec,
+    SplitSpec,
+    TimeseriesSpec,
+)
 from materializers.partitioned_parquet import PartitionedParquetMaterializer
 from steps.prepare.cleaning import CLIENT_ID, clean_records, encode_target
+from steps.prepare.engineering import engineer, feature_metadata
 from steps.prepare.parsing import parse_text_numbers
 from steps.prepare.preprocess import build_preprocessor, split_frame
 from steps.prepare.selection import kept_features, univariate_selection
@@ -189,3 +197,15 @@ def engineer_rolling_features(
     result = table.to_pandas()
     result.attrs["partition_by"] = PARTITION_COLUMN
     return result
+
+
+@step
+def engineer_features(
+    dataset: pd.DataFrame, rules: Dict[str, EngineeredFeatureSpec], table_schema: SchemaSpec
+) -> Tuple[Annotated[pd.DataFrame, ArtifactConfig(name="{data_role}_features")],
+           Annotated[pd.DataFrame, "feature_metadata"]]:
+    """The config's engineered features (steps/prepare/engineering.py) added to the cleaned
+    table, and the table describing every model input."""
+    features = engineer(dataset, rules)
+    log_metadata(metadata={"engineered": list(rules), "rows": len(features)})
+    return features, feature_metadata(rules, table_schema)

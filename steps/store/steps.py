@@ -14,7 +14,7 @@ import pandas as pd
 from typing_extensions import Annotated
 from zenml import get_step_context, log_metadata, step
 
-from core.config import FeatureViewSpec
+from core.config import FeatureTableSpec, FeatureViewSpec, SchemaSpec
 
 
 def _feast_repo() -> str:
@@ -93,3 +93,19 @@ def serve_online_features(batch_dataset: pd.DataFrame, view: FeatureViewSpec) ->
     rows = online_rows(store, view, batch_dataset)
     log_metadata(metadata={"feature_view": view.name, "rows_written": written, "rows_read": len(rows)})
     return rows
+
+
+@step(enable_cache=False)
+def store_feature_table(features: pd.DataFrame, feature_metadata: pd.DataFrame, table: FeatureTableSpec,
+                        table_schema: SchemaSpec) -> Annotated[Dict[str, Any], "feature_table_write"]:
+    """Append this run's features, as version ``<run id>``, to the relational feature table.
+    Never cached: each run's rows are a new version."""
+    from datetime import datetime, timezone
+
+    from steps.store.feature_table import write_feature_table
+
+    version = str(get_step_context().pipeline_run.id)
+    written = write_feature_table(features, feature_metadata, table, table_schema, version, datetime.now(timezone.utc))
+    record = {"table": table.table, "feature_version": version, **written}
+    log_metadata(metadata=record)
+    return record

@@ -243,3 +243,57 @@ def test_the_data_pipeline_reports_the_text_totals_and_explores_churn(billing_ap
     telco = pd.read_csv(TELCO_CSV)
     expected = association(pd.crosstab(telco["Contract"], telco["Churn"]).to_numpy(), method="cramer")
     assert report.association("Contract", "Churn").value == pytest.approx(expected)
+
+
+def _queries():
+    text = (PROJECT_ROOT / "sql" / "churn_queries.sql").read_text()
+    blocks = [block.strip() for block in text.split("\n\n")]
+    return ["\n".join(line for line in block.splitlines() if not line.startswith("--")) for block in blocks
+            if any(not line.startswith("--") for line in block.splitlines())]
+
+
+def test_feature_engineering_appends_a_version_to_the_sql_feature_table(billing_api, session_dir) -> None:
+    """`python run.py feature_engineering --config configs/churn.yaml`: the engineered features of
+    every customer land in the SQL table as the run's version; the README's queries answer."""
+    from sqlalchemy import create_engine, text
+
+    from core.launch import run_feature_engineering
+
+    config = load_config(CHURN_CONFIG)
+    run = run_feature_engineering(config)
+    written = _step(run, "store_feature_table").outputs["feature_table_write"][0].load()
+    assert written["rows_written"] == 7043 and written["feature_version"] == str(run.id)
+    url = config.parameters.feature_table.database_url()
+    assert url == f"sqlite:///{session_dir / 'state' / 'churn_features.db'}"  # the state folder, not the repo
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            results = [connection.execute(text(query), {"version": str(run.id)}).mappings().all() for query in _queries()]
+    finally:
+        engine.dispose()
+    versions, customer, by_band, metadata = results
+    assert str(run.id) in {row["feature_version"] for row in versions}
+    [row] = customer
+    assert (row["tenure_bucket"], row["services_count"], row["total_spend"], row["month_to_month"]) == (
+        "0-12 months", 2, 29.85, 1)
+    assert sum(row["customers"] for row in by_band) == 7043
+    worst = by_band[0]
+    assert (worst["tenure_bucket"], worst["month_to_month"]) == ("0-12 months", 1) and worst["churn_rate"] > 0.45
+    assert {row["feature"] for row in metadata} >= set(config.parameters.engineered_features)
+
+
+def test_feature_engineering_runs_on_a_bounded_schedule(billing_api) -> None:
+    import subprocess
+    import sys
+
+    from zenml.client import Client
+
+    before = {run.id for run in Client().list_pipeline_runs(pipeline_name="feature_engineering", size=50).items}
+    result = subprocess.run([sys.executable, "run.py", "feature_engineering", "--config", str(CHURN_CONFIG),
+                             "--schedule", "every 2s", "--max-runs", "2"],
+                            cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    runs = [run for run in Client().list_pipeline_runs(pipeline_name="feature_engineering", size=50).items
+            if run.id not in before]
+    assert len(runs) == 2 and {run.status.value for run in runs} == {"completed"}
+    assert all({"churn", "feature_engineering", "scheduled"} <= {tag.name for tag in run.tags} for run in runs)

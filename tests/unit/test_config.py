@@ -81,7 +81,12 @@ def test_missing_file_and_bad_yaml(tmp_path: Path) -> None:
 def test_env_url_wins_and_relative_sqlite_is_rooted(monkeypatch) -> None:
     config = load_config(PROJECT_ROOT / "configs" / "insurance.yaml")
     monkeypatch.delenv("INSURANCE_DB_URL", raising=False)
-    assert config.parameters.source.database_url() == f"sqlite:///{PROJECT_ROOT}/state/insurance.db"
+    from core.paths import STATE_DIR
+
+    # under state/: the state folder (the tests' private one here); other relative paths: the project root
+    assert config.parameters.source.database_url() == f"sqlite:///{STATE_DIR}/insurance.db"
+    assert str(STATE_DIR) != str(PROJECT_ROOT / "state")
+    assert resolve_sqlite_url("sqlite:///data/x.db") == f"sqlite:///{PROJECT_ROOT}/data/x.db"
     monkeypatch.setenv("INSURANCE_DB_URL", "postgresql://u:secret@db:5432/x")
     assert config.parameters.source.database_url() == "postgresql://u:secret@db:5432/x"
     assert "secret" not in config.parameters.source.describe()

@@ -1,0 +1,46 @@
+-- Generated from configs/churn.yaml by `python -m steps.store.feature_table configs/churn.yaml`; do not edit.
+CREATE TABLE IF NOT EXISTS churn_features (
+    "customerID" TEXT NOT NULL,
+    feature_version TEXT NOT NULL,
+    computed_at TIMESTAMP NOT NULL,
+    "gender" TEXT,
+    "SeniorCitizen" INTEGER,
+    "Partner" TEXT,
+    "Dependents" TEXT,
+    "Contract" TEXT,
+    "tenure" INTEGER,
+    "PhoneService" TEXT,
+    "MultipleLines" TEXT,
+    "InternetService" TEXT,
+    "OnlineSecurity" TEXT,
+    "OnlineBackup" TEXT,
+    "DeviceProtection" TEXT,
+    "TechSupport" TEXT,
+    "StreamingTV" TEXT,
+    "StreamingMovies" TEXT,
+    "PaperlessBilling" TEXT,
+    "PaymentMethod" TEXT,
+    "MonthlyCharges" DOUBLE PRECISION,
+    "TotalCharges" DOUBLE PRECISION,
+    "total_spend" DOUBLE PRECISION,
+    "tenure_bucket" TEXT,
+    "services_count" INTEGER,
+    "average_monthly_spend" DOUBLE PRECISION,
+    "month_to_month" INTEGER,
+    "automatic_payment" INTEGER,
+    "electronic_check" INTEGER,
+    "paperless_billing" INTEGER,
+    "Churn" INTEGER,
+    PRIMARY KEY ("customerID", feature_version)
+);
+CREATE INDEX IF NOT EXISTS churn_features_by_version ON churn_features (feature_version);
+CREATE TABLE IF NOT EXISTS churn_features_metadata (
+    feature TEXT NOT NULL,
+    feature_version TEXT NOT NULL,
+    type TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    derived_from TEXT NOT NULL,
+    rule TEXT NOT NULL,
+    description TEXT NOT NULL,
+    PRIMARY KEY (feature, feature_version)
+);
