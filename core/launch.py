@@ -299,20 +299,26 @@ def run_batch_inference(config: RunConfig, enable_cache: Optional[bool] = None, 
         _raise_run_failure("batch_inference", exc, previous)
 
 
+def _run_untracked(pipeline, name: str, config: RunConfig, enable_cache: Optional[bool], tags: Sequence[str],
+                   schedule):
+    """Start a pipeline without model or experiment tracking (data, feature engineering)."""
+    check_reachable()
+    options = _options(config, name, enable_cache, tags, schedule)
+    options["settings"].pop("experiment_tracker", None)  # no step of these pipelines tracks experiments
+    previous = _latest_run_id(name)
+    try:
+        return pipeline.with_options(**options)(params=config.parameters)
+    except Exception as exc:
+        _raise_run_failure(name, exc, previous)
+
+
 def run_data(config: RunConfig, enable_cache: Optional[bool] = None, tags: Sequence[str] = (), schedule=None):
     """Extract, validate, profile, normalize and explore the use case's table (DataOps); returns
     the finished run (None when ``schedule`` hands it to the orchestrator)."""
     check_store()
     from pipelines.data import data
 
-    check_reachable()
-    options = _options(config, "data", enable_cache, tags, schedule)
-    options["settings"].pop("experiment_tracker", None)  # no step of this pipeline tracks experiments
-    previous = _latest_run_id("data")
-    try:
-        return data.with_options(**options)(params=config.parameters)
-    except Exception as exc:
-        _raise_run_failure("data", exc, previous)
+    return _run_untracked(data, "data", config, enable_cache, tags, schedule)
 
 
 def run_feature_engineering(config: RunConfig, enable_cache: Optional[bool] = None, tags: Sequence[str] = (),
@@ -325,14 +331,7 @@ def run_feature_engineering(config: RunConfig, enable_cache: Optional[bool] = No
     if config.parameters.feature_table is None:
         raise ConfigError("parameters.feature_table is not configured for this use case: there is nowhere to store "
                           "engineered features")
-    check_reachable()
-    options = _options(config, "feature_engineering", enable_cache, tags, schedule)
-    options["settings"].pop("experiment_tracker", None)
-    previous = _latest_run_id("feature_engineering")
-    try:
-        return feature_engineering.with_options(**options)(params=config.parameters)
-    except Exception as exc:
-        _raise_run_failure("feature_engineering", exc, previous)
+    return _run_untracked(feature_engineering, "feature_engineering", config, enable_cache, tags, schedule)
 
 
 PIPELINES = {"training": run_training, "batch_inference": run_batch_inference, "data": run_data,

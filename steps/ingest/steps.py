@@ -30,7 +30,7 @@ def _previous_ingestion(described: str) -> Optional[Dict[str, Any]]:
                                             size=20, hydrate=True).items:
         recorded = step_run.run_metadata or {}
         if step_run.id != current and recorded.get("source") == described:
-            return {**recorded, "version": step_run.pipeline_run_id}
+            return {**recorded, "version": f"of run {step_run.pipeline_run_id}"}
     return None
 
 
@@ -41,8 +41,6 @@ def _version_metadata(source: SourceSpec, frame: pd.DataFrame, received_at) -> D
     schema = schema_hash(frame)
     stamp = received_at or datetime.now(timezone.utc)
     previous = _previous_ingestion(described)
-    if previous is not None:
-        previous["version"] = f"of run {previous['version']}"
     return {"source": described, "ingested_at": stamp.isoformat(), "rows": len(frame), "schema_hash": schema,
             "change_log": change_log_entry(len(frame), schema, previous)}
 

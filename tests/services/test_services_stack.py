@@ -458,3 +458,49 @@ def _wait_for(url: str, server: subprocess.Popen, seconds: float = 120) -> None:
         except requests.ConnectionError:
             time.sleep(0.5)
     raise AssertionError(f"{url} did not answer within {seconds} s")
+
+
+def test_churn_feature_engineering_on_the_services_stack(client_env, services) -> None:
+    """The churn sources land in the S3 bucket's raw lake, and the engineered features in a
+    PostgreSQL feature table, from `python run.py feature_engineering` on the services stack."""
+    import boto3
+    from sqlalchemy import create_engine, text
+
+    from serving.billing_api import billing_records, create_app
+    from stacks.services import settings
+    from tests.conftest import serve_in_thread
+    from tests.services.test_postgres import POSTGRES_URL
+
+    engine = create_engine(POSTGRES_URL)
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except Exception as error:  # noqa: BLE001 (named in the skip)
+        require_service("PostgreSQL", f"{POSTGRES_URL}: {error}")
+    server = serve_in_thread(create_app(billing_records(str(PROJECT_ROOT / "data" / "churn" /
+                                                            "Telco-Customer-Churn.csv")), "services-token"))
+    env = {**client_env, "CHURN_API_URL": next(server), "CHURN_API_TOKEN": "services-token",
+           "CHURN_FEATURES_DB_URL": POSTGRES_URL}
+    try:
+        completed = _run(env, "feature_engineering", "--config", str(PROJECT_ROOT / "configs" / "churn.yaml"))
+    finally:
+        next(server, None)
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    run_name = _run_name(completed)
+    found = _query(client_env, f"""
+        run = Client().get_pipeline_run("{run_name}")
+        result = {{"id": str(run.id), "lake": run.steps["extract_source"].run_metadata["lake_partitions"]}}
+    """)
+    s3 = boto3.client("s3", endpoint_url=settings.S3_ENDPOINT, region_name="us-east-1",
+                      aws_access_key_id=services["aws_access_key_id"],
+                      aws_secret_access_key=services["aws_secret_access_key"])
+    for partition in found["lake"]:
+        assert partition["path"].startswith(f"s3://{settings.ARTIFACT_BUCKET}/")
+        key = partition["path"].removeprefix(f"s3://{settings.ARTIFACT_BUCKET}/")
+        assert "/raw/" in f"/{key}" and s3.head_object(Bucket=settings.ARTIFACT_BUCKET, Key=key)["ContentLength"] == \
+            partition["bytes"]
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT COUNT(*) FROM churn_features WHERE feature_version = :v"),
+                                  {"v": found["id"]}).scalar_one()
+    engine.dispose()
+    assert rows == 7043
