@@ -764,9 +764,6 @@ class UseCaseParameters(StrictModel):
                 raise ValueError(f"engineered feature '{name}' reads {unknown}, which are neither columns nor "
                                  "features defined before it")
             known.add(name)
-        if self.engineered_features and self.feature_store is not None:
-            raise ValueError("'feature_store' publishes the cleaned table's columns, without engineered features: "
-                             "configure one of the two")
         if self.feature_table is not None:
             if not self.engineered_features:
                 raise ValueError("feature_table stores engineered features: configure 'engineered_features'")

@@ -44,19 +44,25 @@ def source_label(source: SourceSpec) -> str:
         return f"sql table {source.table}"
     if source.kind == "rest":
         return f"rest {source.rest.endpoint}"
+    if source.kind == "joined":
+        return f"joined on {source.key}: " + ", ".join(f"{name} ({source_label(part)})"
+                                                       for name, part in source.parts.items())
     return f"{source.kind} {os.path.basename((source.path or '').rstrip('/'))}"
 
 
 def tabular_view(params: UseCaseParameters) -> FeatureViewSpec:
-    """The cleaned table's feature columns, keyed by client id and load time."""
-    spec, schema = params.feature_store, params.schema_
+    """The cleaned table's feature columns, engineered features included, keyed by the schema's
+    identifier column (churn: ``customerID``) or else the content-derived client id, and the
+    load time."""
+    spec, schema = params.feature_store, params.feature_schema
     if spec is None:
         raise ValueError(f"use case '{params.use_case}' has no feature_store section")
     tags = {"owner": spec.owner, "source": spec.source or source_label(params.source), "version": spec.version}
     fields = [FeatureFieldSpec(name=name, type=schema.columns[name].type, description=schema.columns[name].description,
                                tags=tags) for name in schema.feature_columns]
-    return FeatureViewSpec(name=spec.feature_view, entity=CLIENT_ID, timestamp=LOADED_AT, ttl_days=spec.ttl_days,
-                           fields=fields)
+    identifiers = [name for name, column in schema.columns.items() if column.identifier]
+    return FeatureViewSpec(name=spec.feature_view, entity=identifiers[0] if identifiers else CLIENT_ID,
+                           timestamp=LOADED_AT, ttl_days=spec.ttl_days, fields=fields)
 
 
 def rolling_view(rolling: RollingFeaturesSpec) -> FeatureViewSpec:

@@ -297,3 +297,32 @@ def test_feature_engineering_runs_on_a_bounded_schedule(billing_api) -> None:
             if run.id not in before]
     assert len(runs) == 2 and {run.status.value for run in runs} == {"completed"}
     assert all({"churn", "feature_engineering", "scheduled"} <= {tag.name for tag in run.tags} for run in runs)
+
+
+def test_the_model_trains_on_the_feast_view_and_serves_it_online_by_customer_id(churn_run) -> None:
+    """Every model input, engineered features included, is published as the Feast view
+    customer_features (entity customerID, each feature with its description and tags); the
+    split reads get_historical_features' rows, and the online store answers by customer id."""
+    from feast import FeatureStore
+    from zenml.client import Client
+
+    from steps.store.feature_store import tabular_view
+
+    run = Client().get_pipeline_run(churn_run.id)
+    retrieved = run.steps["retrieve_training_features"].outputs["training_features"][0]
+    assert run.steps["split_dataset"].inputs["dataset"][0].id == retrieved.id  # lineage: the split reads Feast's rows
+    engineered = run.steps["engineer_features"].outputs["training_features"][0].load()
+    view = tabular_view(load_config(CHURN_CONFIG).parameters)
+    store = FeatureStore(repo_path=Client().active_stack.feature_store.config.feast_repo)
+    published = store.get_feature_view("customer_features")
+    fields = {field.name: field for field in published.features}
+    assert set(fields) == set(view.feature_names) >= {"total_spend", "tenure_bucket", "services_count"}
+    assert fields["services_count"].tags["owner"] == "retention-analytics"
+    assert fields["services_count"].description.startswith("Number of subscribed services")
+    sample = engineered.sample(5, random_state=1)
+    online = store.get_online_features(features=[f"customer_features:{name}" for name in
+                                                 ("services_count", "tenure_bucket", "average_monthly_spend")],
+                                       entity_rows=[{"customerID": key} for key in sample["customerID"]]).to_dict()
+    assert online["services_count"] == sample["services_count"].tolist()
+    assert online["tenure_bucket"] == sample["tenure_bucket"].tolist()
+    assert online["average_monthly_spend"] == pytest.approx(sample["average_monthly_spend"].tolist())
