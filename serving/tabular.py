@@ -2,6 +2,9 @@
 pydantic model built from the config's schema (types, bounds, allowed categories, unknown
 fields refused), scored by the model's production version.
 
+A use case with a feature store and an identifier column (churn) also answers ``GET
+/predict/<use case>/<id>``: the features of a known customer come from the online store.
+
 The production version is looked up on every request (one registry query) and the model is
 loaded again only when a newer version was promoted, so a promotion takes effect at once.
 Before any version is in production the route answers 404 (the production model is a resource
@@ -16,11 +19,14 @@ from typing import Any, Dict, Literal, Optional, Tuple
 import numpy as np
 import pandas as pd
 from fastapi import APIRouter, HTTPException
+from fastapi import Path as PathParameter
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from core.config import ColumnSpec, RunConfig
 from serving.details import Problem
 from serving.model_source import LoadedModel, NoProductionModel
+from steps.prepare.engineering import engineer
+from steps.store.feature_store import tabular_view
 
 
 PREDICT_ERRORS = {400: {"model": Problem, "description": "the body could not be read (not UTF-8 JSON)"},
@@ -78,12 +84,7 @@ def tabular_prediction_router(config: RunConfig, load, probe) -> APIRouter:
 
     router = APIRouter(tags=["prediction"])
 
-    @router.post(f"/predict/{params.use_case}", response_model=Prediction, responses=PREDICT_ERRORS,
-                 summary=f"Predict {target} for one {params.use_case} record")
-    def predict(record: Record) -> Dict[str, Any]:  # type: ignore[valid-type]
-        loaded = current()
-        frame = pd.DataFrame([record.model_dump()])
-        frame[numeric] = frame[numeric].astype(float)  # a null number becomes NaN, for the imputer
+    def score(loaded: LoadedModel, frame: pd.DataFrame) -> Dict[str, Any]:
         frame = frame[list(getattr(loaded.model, "feature_names_in_", frame.columns))]
         probability = None
         if task == "classification" and hasattr(loaded.model, "predict_proba"):
@@ -93,4 +94,52 @@ def tabular_prediction_router(config: RunConfig, load, probe) -> APIRouter:
             raise HTTPException(status_code=422, detail="the model returned no finite prediction for this record")
         return {answer: value, "probability": probability, "model_name": model_name, "model_version": loaded.version}
 
+    @router.post(f"/predict/{params.use_case}", response_model=Prediction, responses=PREDICT_ERRORS,
+                 summary=f"Predict {target} for one {params.use_case} record")
+    def predict(record: Record) -> Dict[str, Any]:  # type: ignore[valid-type]
+        loaded = current()
+        frame = pd.DataFrame([record.model_dump()])
+        frame[numeric] = frame[numeric].astype(float)  # a null number becomes NaN, for the imputer
+        return score(loaded, engineer(frame, params.engineered_features))
+
+    view = tabular_view(params) if params.feature_store is not None else None
+    if view is not None and params.schema_.columns.get(view.entity) is not None:
+        online = OnlineFeatures(view)
+
+        @router.get(f"/predict/{params.use_case}/{{key}}", response_model=Prediction, responses=PREDICT_ERRORS,
+                    summary=f"Predict {target} for a known {view.entity}, from the online feature store")
+        def predict_known(key: str = PathParameter(min_length=1, max_length=200)) -> Dict[str, Any]:
+            loaded = current()
+            return score(loaded, online.row(key))
+
     return router
+
+
+class OnlineFeatures:
+    """A view's features for one key, from the active stack's Feast online store (the store
+    object is built once: it loads the registry)."""
+
+    def __init__(self, view) -> None:
+        self.view, self._store = view, None
+        self._lock = threading.Lock()
+
+    def row(self, key: str) -> pd.DataFrame:
+        with self._lock:
+            if self._store is None:
+                from feast import FeatureStore
+                from zenml.client import Client
+
+                feature_store = Client().active_stack.feature_store
+                if feature_store is None:
+                    raise HTTPException(status_code=404, detail="the active stack has no feature store")
+                self._store = FeatureStore(repo_path=feature_store.config.feast_repo)
+        values = self._store.get_online_features(entity_rows=[{self.view.entity: key}],
+                                                 features=self.view.references()).to_dict()
+        if all(values[name][0] is None for name in self.view.feature_names):
+            raise HTTPException(status_code=404, detail=f"the online store has no features for "
+                                                        f"{self.view.entity}={key}")
+        frame = pd.DataFrame({name: values[name] for name in self.view.feature_names})
+        for field in self.view.fields:
+            if field.type in ("int", "float"):
+                frame[field.name] = frame[field.name].astype(float)
+        return frame

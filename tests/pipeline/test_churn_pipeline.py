@@ -326,3 +326,40 @@ def test_the_model_trains_on_the_feast_view_and_serves_it_online_by_customer_id(
     assert online["services_count"] == sample["services_count"].tolist()
     assert online["tenure_bucket"] == sample["tenure_bucket"].tolist()
     assert online["average_monthly_spend"] == pytest.approx(sample["average_monthly_spend"].tolist())
+
+
+def test_the_api_scores_a_record_and_a_known_customer_from_the_online_store(churn_run) -> None:
+    """POST /predict/churn takes a customer's columns (the engineered features are derived as in
+    training); GET /predict/churn/<customerID> reads the customer's features from Feast's online
+    store. Both answer with the production model's probability; an unknown customer is a 404."""
+    import requests
+    from zenml.client import Client
+
+    from serving.project_api import create_project_api
+    from steps.prepare.engineering import engineer
+
+    config = load_config(CHURN_CONFIG)
+    production = Client().get_model_version("customer_churn", "production")
+    model = production.get_model_artifact("model").load()
+    telco = pd.read_csv(TELCO_CSV)
+    customer = telco.iloc[0]
+    record = {name: (float(customer[name]) if config.parameters.schema_.columns[name].type in ("int", "float")
+                     else str(customer[name])) for name in config.parameters.schema_.feature_columns}
+    frame = engineer(pd.DataFrame([record]), config.parameters.engineered_features)
+    expected = float(model.predict_proba(frame[list(model.feature_names_in_)])[0, 1])
+    server = serve_in_thread(create_project_api([config]))
+    api = next(server)
+    try:
+        posted = requests.post(f"{api}/predict/churn", json=record, timeout=60)
+        assert posted.status_code == 200, posted.text
+        assert posted.json()["probability"] == pytest.approx(expected)
+        assert posted.json()["model_version"] == str(production.number)
+        known = requests.get(f"{api}/predict/churn/{customer['customerID']}", timeout=60)
+        assert known.status_code == 200, known.text
+        assert known.json()["probability"] == pytest.approx(expected)  # the same customer, from the online store
+        unknown = requests.get(f"{api}/predict/churn/0000-NOBODY", timeout=60)
+        assert unknown.status_code == 404 and "no features for customerID=0000-NOBODY" in unknown.json()["detail"]
+        bad = requests.post(f"{api}/predict/churn", json={**record, "Contract": "Weekly"}, timeout=60)
+        assert bad.status_code == 422
+    finally:
+        next(server, None)
