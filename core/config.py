@@ -107,6 +107,15 @@ class SchemaSpec(StrictModel):
         return [n for n in names if self.columns[n].type in ("string", "bool")]
 
 
+def configured_url(section: str, url_env: Optional[str], url: Optional[str], url_key: str = "url") -> str:
+    """A URL given by an environment variable (which wins, and keeps secrets out of configs and
+    of ZenML's stored run configuration) or by the config itself; resolved at run time."""
+    resolved = (os.environ.get(url_env) if url_env else None) or url
+    if not resolved:
+        raise ConfigError(f"{section}: environment variable {url_env} is not set and no '{url_key}' is configured")
+    return resolved
+
+
 class RestSpec(StrictModel):
     """A paginated JSON API (``steps/ingest/rest.py``): ``GET <base_url><endpoint>?page=N&page_size=M``
     answering ``{"<records_key>": [...], "next": <anything truthy while more pages follow>}``.
@@ -135,11 +144,7 @@ class RestSpec(StrictModel):
         return self
 
     def resolved_base_url(self) -> str:
-        url = (os.environ.get(self.base_url_env) if self.base_url_env else None) or self.base_url
-        if not url:
-            raise ConfigError(f"source.rest: environment variable {self.base_url_env} is not set and no "
-                              "'base_url' is configured")
-        return url.rstrip("/")
+        return configured_url("source.rest", self.base_url_env, self.base_url, "base_url").rstrip("/")
 
 
 class LakeSpec(StrictModel):
@@ -244,13 +249,7 @@ class SourceSpec(StrictModel):
 
     def database_url(self) -> str:
         """The URL to connect to: the environment variable if set, else the config's URL."""
-        url = os.environ.get(self.url_env) if self.url_env else None
-        url = url or self.url
-        if not url:
-            raise ConfigError(
-                f"source: environment variable {self.url_env} is not set and no 'url' is configured"
-            )
-        return resolve_sqlite_url(url)
+        return resolve_sqlite_url(configured_url("source", self.url_env, self.url))
 
     def describe(self) -> str:
         """A human-readable name for logs and errors, with any password hidden."""
@@ -648,10 +647,7 @@ class FeatureTableSpec(StrictModel):
         return self
 
     def database_url(self) -> str:
-        url = (os.environ.get(self.url_env) if self.url_env else None) or self.url
-        if not url:
-            raise ConfigError(f"feature_table: environment variable {self.url_env} is not set and no 'url' is configured")
-        return resolve_sqlite_url(url)
+        return resolve_sqlite_url(configured_url("feature_table", self.url_env, self.url))
 
 
 class FeatureFieldSpec(StrictModel):
@@ -755,7 +751,7 @@ class UseCaseParameters(StrictModel):
             if self.monitoring.metric not in METRICS[self.training.task]:
                 raise ValueError(f"monitoring.metric '{self.monitoring.metric}' is not a {self.training.task} metric: "
                                  f"{sorted(METRICS[self.training.task])}")
-        known = set(self.schema_.columns)
+        known = {name: column.type for name, column in self.schema_.columns.items()}
         for name, rule in self.engineered_features.items():
             if name in known:
                 raise ValueError(f"engineered feature '{name}' already names a column")
@@ -763,7 +759,11 @@ class UseCaseParameters(StrictModel):
             if unknown:
                 raise ValueError(f"engineered feature '{name}' reads {unknown}, which are neither columns nor "
                                  "features defined before it")
-            known.add(name)
+            # A number parsed from text would turn every value missing, silently: refuse it here.
+            not_numeric = [column for column in rule.inputs if known[column] not in ("int", "float")]
+            if rule.kind in ("fill", "ratio", "bucket") and not_numeric:
+                raise ValueError(f"engineered feature '{name}' ({rule.kind}) needs numeric inputs, not {not_numeric}")
+            known[name] = rule.type
         if self.feature_table is not None:
             if not self.engineered_features:
                 raise ValueError("feature_table stores engineered features: configure 'engineered_features'")

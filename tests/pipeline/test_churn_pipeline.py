@@ -92,7 +92,10 @@ def test_the_confusion_matrix_matches_the_selected_model_on_the_held_out_split(c
     expected = confusion_counts(test_data["Churn"], model.predict(test_data[list(model.feature_names_in_)]))
     assert step.run_metadata["confusion_matrix"] == expected and sum(expected.values()) == len(test_data)
     assert "predicted Yes" in step.outputs["confusion_matrix"][0].load()
-    assert _step(churn_run, "analyze_slices").outputs["slice_report"][0].load() is not None
+    slices = _step(churn_run, "analyze_slices").outputs["slice_report"][0].load()
+    assert slices.rows == len(test_data) and slices.overall_error_rate == pytest.approx(
+        1 - classification_metrics(test_data["Churn"].to_numpy(), model.predict(
+            test_data[list(model.feature_names_in_)]))["accuracy"])
 
 
 def _config_with_customers(path) -> RunConfig:

@@ -93,7 +93,6 @@ def test_data_quality_is_the_latest_validation_of_the_use_case(api, housing_data
     assert answer["run"]["id"] == str(run.id)
     assert answer["validation"]["success"] == report.success and answer["validation"]["evaluated"] == report.evaluated
     assert requests.get(f"{api}/data-quality/no_such_use_case", timeout=30).status_code == 404
-    assert requests.get(f"{api}/data-quality/skab", timeout=30).status_code in (200, 404)
 
 
 def test_predict_housing_scores_a_record_with_the_production_model(api) -> None:

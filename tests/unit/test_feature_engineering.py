@@ -61,12 +61,16 @@ def test_a_bad_rule_fails_when_the_config_loads(rule, message) -> None:
         EngineeredFeatureSpec.model_validate(rule)
 
 
-def test_a_rule_reading_an_unknown_column_names_it() -> None:
-    raw = load_config(PROJECT_ROOT / "configs" / "churn.yaml").model_dump(by_alias=True)
-    raw["parameters"]["engineered_features"]["total_spend"]["column"] = "TotalCharge"
+@pytest.mark.parametrize("column, message", [
+    ("TotalCharge", r"engineered feature 'total_spend' reads \['TotalCharge'\], which are neither columns"),
+    ("Contract", r"engineered feature 'total_spend' \(fill\) needs numeric inputs, not \['Contract'\]"),
+])
+def test_a_rule_reading_an_unknown_or_text_column_names_it(column, message) -> None:
     from core.config import RunConfig
 
-    with pytest.raises(ValidationError, match=r"engineered feature 'total_spend' reads \['TotalCharge'\]"):
+    raw = load_config(PROJECT_ROOT / "configs" / "churn.yaml").model_dump(by_alias=True)
+    raw["parameters"]["engineered_features"]["total_spend"]["column"] = column
+    with pytest.raises(ValidationError, match=message):
         RunConfig.model_validate(raw)
 
 
