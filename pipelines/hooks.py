@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+from pathlib import Path
+
 from zenml import get_step_context, log_metadata
 from zenml.client import Client
 from zenml.logger import get_logger
@@ -9,17 +12,27 @@ from zenml.logger import get_logger
 logger = get_logger(__name__)
 
 
+def failure_log_path(state_dir: Path) -> Path:
+    return Path(state_dir) / "logs" / "failures.log"
+
+
 def report_failure(exception: BaseException) -> None:
-    """Post to the stack's alerter if it has one, and always to the log."""
+    """Post to the stack's alerter if it has one; always log, to the step's log (the dashboard
+    shows it) and as one line in ``<state>/logs/failures.log``, which outlives the run's records."""
+    from core.paths import STATE_DIR
+    from steps.ingest.ingestion_log import append_line
+
     context = get_step_context()
     message = (
         f"Pipeline run '{context.pipeline_run.name}' failed in step '{context.step_run.name}': "
         f"{type(exception).__name__}: {exception}"
     )
     logger.error(message)
+    one_line = " / ".join(line.strip() for line in message.splitlines() if line.strip())
+    append_line(failure_log_path(STATE_DIR), f"{datetime.now(timezone.utc).isoformat(timespec='seconds')} | {one_line}")
     alerter = Client().active_stack.alerter
-    if alerter is not None:
-        alerter.post(message)
+    if alerter is not None and not alerter.post(message):
+        logger.error("the failure above was not delivered to the stack's alerter '%s'", alerter.name)
 
 
 def report_data_failure(exception: BaseException) -> None:

@@ -61,10 +61,25 @@ def write_feast_repo(spec: Dict[str, Any], state_dir: Path) -> None:
         print(f"  ~ feast repository {target}")
 
 
+def ensure_flavor(client, kind: str, source: str) -> None:
+    """Register a flavor of the project's own (for example ``stacks.alerters.WebhookAlerterFlavor``)
+    unless the store has it."""
+    from zenml.enums import StackComponentType
+    from zenml.utils import source_utils
+
+    flavor = source_utils.load(source)()
+    known = {f.name for f in client.list_flavors(type=kind, size=1000).items}
+    if flavor.name not in known:
+        print(f"  + {kind} flavor '{flavor.name}' ({source})")
+        client.create_flavor(source=source, component_type=StackComponentType(kind))
+
+
 def _ensure_component(client, kind: str, spec: Dict[str, Any]):
     from zenml.enums import StackComponentType
 
     component_type = StackComponentType(kind)
+    if "flavor_source" in spec:
+        ensure_flavor(client, kind, spec.pop("flavor_source"))
     try:
         existing = client.get_stack_component(component_type, spec["name"], allow_name_prefix_match=False)
     except KeyError:
@@ -103,7 +118,7 @@ def register(name: str, activate: bool, state_dir: Path = STATE_DIR) -> None:
     try:
         stack = client.get_stack(stack_name, allow_name_prefix_match=False)
         have = {str(kind.value): members[0].id for kind, members in stack.components.items()}
-        if have != components:
+        if {kind: have.get(kind) for kind in components} != components:  # components added by hand stay
             print(f"  ~ stack '{stack_name}': updating its components")
             client.update_stack(name_id_or_prefix=stack.id,
                                 component_updates={StackComponentType(k): [v] for k, v in components.items()})

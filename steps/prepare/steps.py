@@ -199,13 +199,26 @@ def engineer_rolling_features(
     return result
 
 
+ENGINEERED_FEATURES = "engineered_features"
+
+
 @step
 def engineer_features(
     dataset: pd.DataFrame, rules: Dict[str, EngineeredFeatureSpec], table_schema: SchemaSpec
-) -> Tuple[Annotated[pd.DataFrame, ArtifactConfig(name="{data_role}_features")],
-           Annotated[pd.DataFrame, "feature_metadata"]]:
+) -> Tuple[Annotated[pd.DataFrame, ENGINEERED_FEATURES], Annotated[pd.DataFrame, "feature_metadata"]]:
     """The config's engineered features (steps/prepare/engineering.py) added to the cleaned
-    table, and the table describing every model input."""
+    table, and the table describing every model input.
+
+    The feature table is a versioned artifact that records, like a raw extract, the source and
+    ingestion time it goes back to, its rows, its schema hash and a change-log line against the
+    previous version (steps/store/versions.py)."""
+    from zenml import get_step_context
+
+    from steps.store.versions import ingestion_of, previous_version_record, table_version_record
+
     features = engineer(dataset, rules)
-    log_metadata(metadata={"engineered": list(rules), "rows": len(features)})
+    record = table_version_record(features, ingestion_of(get_step_context().inputs["dataset"][0]),
+                                  previous_version_record(ENGINEERED_FEATURES))
+    log_metadata(metadata=record, artifact_name=ENGINEERED_FEATURES, infer_artifact=True)
+    log_metadata(metadata={**record, "engineered": list(rules)})
     return features, feature_metadata(rules, table_schema)

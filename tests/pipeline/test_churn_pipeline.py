@@ -283,6 +283,18 @@ def test_feature_engineering_appends_a_version_to_the_sql_feature_table(billing_
     worst = by_band[0]
     assert (worst["tenure_bucket"], worst["month_to_month"]) == ("0-12 months", 1) and worst["churn_rate"] > 0.45
     assert {row["feature"] for row in metadata} >= set(config.parameters.engineered_features)
+    # The feature table is a versioned artifact that names the ingestion it goes back to (an
+    # earlier one with the same contents where ZenML reused the cached step's version).
+    from zenml.client import Client
+
+    extract = _step(run, "extract_source").run_metadata
+    recorded = _step(run, "engineer_features").outputs["engineered_features"][0].run_metadata
+    raw_name, raw_version = recorded["raw_version"].split(":")
+    raw = Client().get_artifact_version(raw_name, raw_version).run_metadata
+    assert raw_name == "training_raw_data" and recorded["source"] == raw["source"] == extract["source"]
+    assert recorded["ingested_at"] == raw["ingested_at"] <= extract["ingested_at"]
+    assert recorded["rows"] == 7043 and recorded["schema_hash"] != extract["schema_hash"]  # engineered columns added
+    assert recorded["change_log"].startswith(("first version: 7043 rows", "7043 rows (+0 against version "))
 
 
 def test_feature_engineering_runs_on_a_bounded_schedule(billing_api) -> None:
@@ -314,7 +326,7 @@ def test_the_model_trains_on_the_feast_view_and_serves_it_online_by_customer_id(
     run = Client().get_pipeline_run(churn_run.id)
     retrieved = run.steps["retrieve_training_features"].outputs["training_features"][0]
     assert run.steps["split_dataset"].inputs["dataset"][0].id == retrieved.id  # lineage: the split reads Feast's rows
-    engineered = run.steps["engineer_features"].outputs["training_features"][0].load()
+    engineered = run.steps["engineer_features"].outputs["engineered_features"][0].load()
     view = tabular_view(load_config(CHURN_CONFIG).parameters)
     store = FeatureStore(repo_path=Client().active_stack.feature_store.config.feast_repo)
     published = store.get_feature_view("customer_features")
@@ -366,3 +378,73 @@ def test_the_api_scores_a_record_and_a_known_customer_from_the_online_store(chur
         assert bad.status_code == 422
     finally:
         next(server, None)
+
+
+@pytest.fixture
+def webhook():
+    """A real HTTP server on loopback that records what is posted to it (an incoming webhook)."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    received = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hooks/pipelines", received
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_failed_run_is_posted_to_the_stacks_alerter_and_always_logged(churn_run, webhook, tmp_path,
+                                                                         session_dir) -> None:
+    """The failure hook of every pipeline: on a stack with an alerter (the project's `webhook`
+    flavor, posting to a real HTTP server) the failed step and its error are posted; they always
+    go to state/logs/failures.log; and an alerter that cannot deliver never hides the error."""
+    from zenml.client import Client
+    from zenml.enums import StackComponentType
+
+    from core.launch import run_feature_engineering
+    from pipelines.hooks import failure_log_path
+    from stacks.alerters import WEBHOOK_FLAVOR_SOURCE
+    from stacks.register import ensure_flavor
+    from tests.conftest import free_port
+
+    url, received = webhook
+    customers = pd.read_csv(CUSTOMERS_CSV, dtype=str, keep_default_na=False)
+    path = tmp_path / "customers.csv"
+    pd.concat([customers, customers.iloc[[7]]]).to_csv(path, index=False)
+    client = Client()
+    ensure_flavor(client, "alerter", WEBHOOK_FLAVOR_SOURCE)
+    local = {kind: members[0].id for kind, members in client.get_stack("local").components.items()}
+    failures = {}
+    try:
+        for name, hook in (("team_webhook", url), ("gone_webhook", f"http://127.0.0.1:{free_port()}/nobody")):
+            alerter = client.create_stack_component(name=name, flavor="webhook", configuration={"url": hook},
+                                                    component_type=StackComponentType.ALERTER)
+            client.create_stack(name=f"local_{name}", components={**local, StackComponentType.ALERTER: alerter.id})
+            client.activate_stack(f"local_{name}")
+            with pytest.raises(PipelineFailed) as failed:
+                run_feature_engineering(_config_with_customers(path))
+            failures[name] = failed.value
+    finally:
+        client.activate_stack("local")
+    alerted, undelivered = failures["team_webhook"], failures["gone_webhook"]
+    duplicated = f"duplicated records): {customers.customerID[7]}"
+    [posted] = received  # once per failed run, after the step's retries, not per attempt
+    assert posted["text"].startswith(f"Pipeline run '{alerted.run_name}' failed in step 'extract_source': ")
+    assert duplicated in posted["text"]
+    assert duplicated in undelivered.failures["extract_source"]  # the run's own error, not the alerter's
+    logged = failure_log_path(session_dir / "state").read_text().splitlines()
+    for run in (alerted, undelivered):
+        [line] = [line for line in logged if f"run '{run.run_name}' failed in step 'extract_source'" in line]
+        assert duplicated in line

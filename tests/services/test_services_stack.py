@@ -460,10 +460,15 @@ def _wait_for(url: str, server: subprocess.Popen, seconds: float = 120) -> None:
     raise AssertionError(f"{url} did not answer within {seconds} s")
 
 
-def test_churn_feature_engineering_on_the_services_stack(client_env, services) -> None:
-    """The churn sources land in the S3 bucket's raw lake, and the engineered features in a
-    PostgreSQL feature table, from `python run.py feature_engineering` on the services stack."""
+def test_churn_feature_engineering_then_training_on_the_services_stack(client_env, services) -> None:
+    """`python run.py feature_engineering` then `training` with configs/churn.yaml on the services
+    stack: the sources land in the S3 bucket's raw lake, the engineered features in a PostgreSQL
+    feature table and in the Feast view (PostgreSQL offline store, Redis online store), and the
+    model is registered on the MLflow server with its held-out metrics."""
     import boto3
+    import redis
+    from feast import FeatureStore
+    from mlflow.tracking import MlflowClient
     from sqlalchemy import create_engine, text
 
     from serving.billing_api import billing_records, create_app
@@ -481,14 +486,16 @@ def test_churn_feature_engineering_on_the_services_stack(client_env, services) -
                                                             "Telco-Customer-Churn.csv")), "services-token"))
     env = {**client_env, "CHURN_API_URL": next(server), "CHURN_API_TOKEN": "services-token",
            "CHURN_FEATURES_DB_URL": POSTGRES_URL}
+    churn_config = str(PROJECT_ROOT / "configs" / "churn.yaml")
     try:
-        completed = _run(env, "feature_engineering", "--config", str(PROJECT_ROOT / "configs" / "churn.yaml"))
+        engineered = _run(env, "feature_engineering", "--config", churn_config)
+        assert engineered.returncode == 0, engineered.stdout[-3000:] + engineered.stderr[-3000:]
+        trained = _run(env, "training", "--config", churn_config)
+        assert trained.returncode == 0, trained.stdout[-3000:] + trained.stderr[-3000:]
     finally:
         next(server, None)
-    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
-    run_name = _run_name(completed)
     found = _query(client_env, f"""
-        run = Client().get_pipeline_run("{run_name}")
+        run = Client().get_pipeline_run("{_run_name(engineered)}")
         result = {{"id": str(run.id), "lake": run.steps["extract_source"].run_metadata["lake_partitions"]}}
     """)
     s3 = boto3.client("s3", endpoint_url=settings.S3_ENDPOINT, region_name="us-east-1",
@@ -504,3 +511,33 @@ def test_churn_feature_engineering_on_the_services_stack(client_env, services) -
                                   {"v": found["id"]}).scalar_one()
     engine.dispose()
     assert rows == 7043
+
+    run_name = _run_name(trained)
+    model = _query(client_env, f"""
+        run = Client().get_pipeline_run("{run_name}")
+        evaluation = run.steps["select_best_model"].outputs["model_evaluation"][0].load()
+        rows = run.steps["retrieve_training_features"].outputs["training_features"][0].load()
+        result = {{"status": run.status.value, "stack": run.stack.name, "metrics": evaluation["metrics"],
+                   "sample": rows[["customerID", "services_count", "tenure_bucket"]].tail(5).to_dict(orient="list")}}
+    """)
+    assert (model["status"], model["stack"]) == ("completed", "services")
+    assert model["metrics"]["roc_auc"] >= 0.84 and model["metrics"]["f1"] >= 0.60, model["metrics"]
+    store = FeatureStore(repo_path=str(settings.SERVICES_DIR / "feast"))
+    assert (store.config.offline_store.type, store.config.online_store.type) == ("postgres", "redis")
+    online = store.get_online_features(
+        features=["customer_features:services_count", "customer_features:tenure_bucket"],
+        entity_rows=[{"customerID": key} for key in model["sample"]["customerID"]]).to_dict()
+    assert online["services_count"] == model["sample"]["services_count"]
+    assert online["tenure_bucket"] == model["sample"]["tenure_bucket"]
+    assert redis.Redis(host=settings.HOST, port=settings.PORTS.redis, db=settings.REDIS_DB).dbsize() > 0
+    os.environ["MLFLOW_TRACKING_USERNAME"], os.environ["MLFLOW_TRACKING_PASSWORD"] = (
+        settings.ADMIN, services["mlflow_admin_password"])
+    try:
+        mlflow = MlflowClient(tracking_uri=settings.MLFLOW_URI, registry_uri=settings.MLFLOW_URI)
+        [registered] = [v for v in mlflow.search_model_versions("name='customer_churn'")
+                        if v.tags.get("zenml_run_name") == run_name]
+        logged = mlflow.get_run(registered.run_id).data.metrics
+        assert float(logged["test_roc_auc"]) == pytest.approx(model["metrics"]["roc_auc"])
+    finally:
+        os.environ.pop("MLFLOW_TRACKING_USERNAME")
+        os.environ.pop("MLFLOW_TRACKING_PASSWORD")
