@@ -29,7 +29,7 @@ regions of the feature space where a model errs much more often than overall. He
   frontier first: the slices no other slice beats on both size and error rate; where it is
   longer than ``max_slices``, the ones that together dominate the most area of that plane.
 
-Everything here is plain numpy/pandas/scipy/sklearn, so it is tested without ZenML.
+Everything here is plain numpy/pandas/scipy/statsmodels, so it is tested without ZenML.
 """
 
 from __future__ import annotations
@@ -42,8 +42,8 @@ from typing import Dict, List, Literal, Optional, Sequence, Tuple
 
 import numpy as np
 import pandas as pd
-from sklearn import config_context as sklearn_config
 
+from steps.slices.pair_tree import grow_leaves
 from steps.slices.tails import upper_tail_at_most, upper_tail_p_values
 
 Condition = Dict[str, object]
@@ -239,78 +239,57 @@ def _encode(values: pd.Series, errors: np.ndarray) -> _Encoded:
     return _Encoded(encoded, [str(c) for c in categories[np.argsort(rates, kind="stable")]])
 
 
-def _leaf_paths(tree) -> Dict[int, Dict[int, List[Optional[float]]]]:
-    """For every leaf: per feature index, the (exclusive low, inclusive high) thresholds on its path."""
-    structure = tree.tree_
-    paths: Dict[int, Dict[int, List[Optional[float]]]] = {}
-    stack = [(0, {})]
-    while stack:
-        node, bounds = stack.pop()
-        left, right = structure.children_left[node], structure.children_right[node]
-        if left == -1:
-            paths[node] = bounds
-            continue
-        feature, threshold = int(structure.feature[node]), float(structure.threshold[node])
-        low, high = bounds.get(feature, [None, None])
-        stack.append((left, {**bounds, feature: [low, threshold if high is None else min(high, threshold)]}))
-        stack.append((right, {**bounds, feature: [threshold if low is None else max(low, threshold), high]}))
-    return paths
-
-
-def _conditions(bounds: Dict[int, List[Optional[float]]], names: Sequence[str], encoded: Sequence[_Encoded],
-                data: np.ndarray) -> List[Condition]:
-    """Readable conditions: categories by name, numbers by the observed values inside the bounds."""
-    conditions = []
-    for feature in sorted(bounds):
-        low, high = bounds[feature]
-        column = data[:, feature]
-        inside = np.ones(len(column), dtype=bool)
-        if low is not None:
-            inside &= column > low
-        if high is not None:
-            inside &= column <= high
-        order = encoded[feature].order
-        if order is not None:
-            conditions.append({"feature": names[feature],
-                               "categories": [order[int(r)] for r in np.unique(column[inside])]})
-            continue
-        observed = column[inside]
-        condition: Condition = {"feature": names[feature]}
-        if low is not None:
-            condition["low"] = float(observed.min())
-        if high is not None:
-            condition["high"] = float(observed.max())
-        conditions.append(condition)
-    return conditions
-
-
-def _pair_candidates(names: Tuple[str, str], encoded: Tuple[_Encoded, _Encoded], errors: np.ndarray, depth: int,
-                     min_leaf: int, random_state: np.random.RandomState) -> List[Candidate]:
-    """The leaves of a depth-``depth`` tree on two features that predicts the error flag.
-
-    The data are checked and converted here once (float32, as sklearn's trees compute anyway,
-    and without missing values), so the tree skips its own input validation: on small tables
-    that validation, not the tree, was most of the time of the pair search. One RandomState is
-    shared by a search's trees (it only breaks ties between equally good splits), as seeding a
-    new one per tree cost as much as growing it."""
-    from sklearn.tree import DecisionTreeClassifier
-
+def _pair_candidates(names: Tuple[str, str], encoded: Tuple[_Encoded, _Encoded], orders: Tuple[np.ndarray, np.ndarray],
+                     errors: np.ndarray, depth: int, min_leaf: int, splits: Dict[tuple, object]) -> List[Candidate]:
+    """The leaves of a depth-``depth`` tree on two features that predicts the error flag
+    (``pair_tree``: CART's Gini tree, grown from each feature's order sorted once per search;
+    ``splits`` shares the splits that do not depend on the partner feature between the trees).
+    Leaves on one feature only are left out: the single-feature search already tests them."""
+    # float64, as the slice's conditions are evaluated: scikit-learn's float32 would put a value
+    # near a threshold on the other side than its description does.
     data = np.column_stack([e.values for e in encoded])
     complete = ~np.isnan(data).any(axis=1)
-    data, flags = data[complete], errors[complete]
+    shared = complete.all()
+    if not shared:
+        position = np.cumsum(complete) - 1
+        orders = tuple(position[order[complete[order]]] for order in orders)
+        data = data[complete]
+    flags = errors[complete]
     if len(flags) < 2 * min_leaf or flags.all() or not flags.any():
         return []
-    single = np.ascontiguousarray(data, dtype=np.float32)
-    tree = DecisionTreeClassifier(max_depth=depth, min_samples_leaf=max(min_leaf, 1), random_state=random_state)
-    leaves = tree.fit(single, flags, check_input=False).apply(single, check_input=False)
     candidates = []
-    for leaf, bounds in _leaf_paths(tree).items():
-        if len(bounds) < 2:
-            continue  # a one-feature leaf repeats what the single-feature search already tests
-        inside = leaves == leaf
-        candidates.append(Candidate(tuple(names), _conditions(bounds, names, encoded, data), int(inside.sum()),
-                                    int(flags[inside].sum())))
+    for leaf in grow_leaves(data, flags, depth, min_leaf, orders, keys=names, cache=splits if shared else None):
+        if len(leaf.bounds) < 2:
+            continue
+        conditions = [_condition(names[f], encoded[f], orders[f], data[:, f], low, high, shared)
+                      for f, (low, high) in sorted(leaf.bounds.items())]
+        candidates.append(Candidate(tuple(names), conditions, len(leaf.rows), int(np.count_nonzero(flags[leaf.rows]))))
     return candidates
+
+
+def _condition(name: str, encoded: _Encoded, order: np.ndarray, values: np.ndarray, low: Optional[float],
+               high: Optional[float], all_rows: bool) -> Condition:
+    """The readable condition for a tree's (exclusive low, inclusive high] bounds on a feature:
+    categories by name, numbers by the observed values at the bounds (a threshold is the
+    largest value going left, so it is observed; the low end is the next value up)."""
+    if encoded.order is not None:
+        if all_rows:  # every rank is present: ranks are 0..k-1 over the feature's rows
+            first = 0 if low is None else int(low) + 1
+            last = len(encoded.order) - 1 if high is None else int(high)
+            return {"feature": name, "categories": encoded.order[first:last + 1]}
+        inside = np.ones(len(values), dtype=bool)
+        if low is not None:
+            inside &= values > low
+        if high is not None:
+            inside &= values <= high
+        return {"feature": name, "categories": [encoded.order[int(r)] for r in np.unique(values[inside])]}
+    condition: Condition = {"feature": name}
+    if low is not None:
+        ordered = values[order]
+        condition["low"] = float(ordered[np.searchsorted(ordered, low, side="right")])
+    if high is not None:
+        condition["high"] = float(high)
+    return condition
 
 
 def _features_with_signal(candidates: Sequence[Candidate], errors: np.ndarray, alpha: float,
@@ -446,35 +425,28 @@ def _ranking_key(candidate: Candidate) -> Tuple[float, int]:
     return (-candidate.scan_statistic * (1 - PAIR_PENALTY * (len(candidate.features) - 1)), len(candidate.features))
 
 
-def _redundant(candidate: Candidate, rows: np.ndarray, error_rows: np.ndarray, accepted: "_AcceptedSlices",
-               total: int, total_errors: int, max_overlap: float, strict_alpha: float) -> bool:
-    """True when a slice only repeats a stronger accepted one: on the same features, its region
-    overlaps (more than 10% of its rows: a shifted, widened or narrowed copy; distinct regions
-    are disjoint); or its rows mostly coincide (Jaccard); or it lies mostly inside it without
-    being significantly worse there (a lucky sub-region); or it mostly contains it and its extra
-    rows are not significantly bad (a diluted copy). Tests are one-sided Fisher at
-    ``strict_alpha``, Bonferroni over all candidates. ``rows`` and ``error_rows`` index the
-    slice's rows and its error rows; every accepted slice is asked at once."""
-    if not accepted.slices:
-        return False
-    size = candidate.size
-    overlap = accepted.overlaps(rows)
-    shared_errors = accepted.overlaps(error_rows)
-    kept_sizes, kept_errors = accepted.sizes(), accepted.errors()
-    same_features = np.array([k.features == candidate.features for k in accepted.slices])
-    if np.any(same_features & (overlap > 0.1 * size)):
-        return True
-    if np.any(overlap > max_overlap * (size + kept_sizes - overlap)):
-        return True
-    inside = overlap > max_overlap * size
-    if inside.any() and not upper_tail_at_most(shared_errors[inside], kept_sizes[inside], kept_errors[inside],
-                                               overlap[inside], strict_alpha).all():
-        return True
-    contains = overlap > max_overlap * kept_sizes
-    if contains.any() and not upper_tail_at_most(candidate.errors - shared_errors[contains], total, total_errors,
-                                                 size - overlap[contains], strict_alpha).all():
-        return True
-    return False
+def _repeats(accepted: Candidate, same_features: np.ndarray, sizes: np.ndarray, errors: np.ndarray,
+             overlap: np.ndarray, shared_errors: np.ndarray, total: int, total_errors: int, max_overlap: float,
+             strict_alpha: float) -> np.ndarray:
+    """For each weaker slice (``sizes``, ``errors``, and its ``overlap`` and ``shared_errors`` with
+    the rows and error rows of ``accepted``): does it only repeat ``accepted``? That is: on the
+    same features, its region overlaps (more than 10% of its rows: a shifted, widened or narrowed
+    copy; distinct regions are disjoint); or its rows mostly coincide (Jaccard); or it lies mostly
+    inside ``accepted`` without being significantly worse there (a lucky sub-region); or it mostly
+    contains it and its extra rows are not significantly bad (a diluted copy). Tests are one-sided
+    Fisher at ``strict_alpha``, Bonferroni over all candidates. Whether one slice repeats another
+    depends on the two alone, so a slice is redundant when it repeats any accepted one."""
+    repeats = same_features & (overlap > 0.1 * sizes)
+    repeats |= overlap > max_overlap * (sizes + accepted.size - overlap)
+    inside = ~repeats & (overlap > max_overlap * sizes)
+    if inside.any():
+        repeats[inside] = ~upper_tail_at_most(shared_errors[inside], accepted.size, accepted.errors, overlap[inside],
+                                              strict_alpha)
+    contains = ~repeats & (overlap > max_overlap * accepted.size)
+    if contains.any():
+        repeats[contains] = ~upper_tail_at_most(errors[contains] - shared_errors[contains], total, total_errors,
+                                                sizes[contains] - overlap[contains], strict_alpha)
+    return repeats
 
 
 MAX_RANKED = 500
@@ -528,35 +500,6 @@ def _conditions_matter(masks: _MaskCache, candidates: Sequence[Candidate], alpha
     return matters
 
 
-class _AcceptedSlices:
-    """The slices accepted so far, as a rows x slices boolean matrix (grown by doubling), so
-    that a candidate's overlap with every one of them is one gather over the candidate's rows."""
-
-    def __init__(self, rows: int):
-        self.slices: List[Candidate] = []
-        self.matrix = np.zeros((rows, 16), dtype=bool)
-        self._sizes: List[int] = []
-        self._errors: List[int] = []
-
-    def add(self, candidate: Candidate, rows: np.ndarray) -> None:
-        if len(self.slices) == self.matrix.shape[1]:
-            self.matrix = np.concatenate([self.matrix, np.zeros_like(self.matrix)], axis=1)
-        self.matrix[rows, len(self.slices)] = True
-        self.slices.append(candidate)
-        self._sizes.append(candidate.size)
-        self._errors.append(candidate.errors)
-
-    def overlaps(self, rows: np.ndarray) -> np.ndarray:
-        """Per accepted slice: how many of ``rows`` it holds."""
-        return np.count_nonzero(self.matrix[rows, :len(self.slices)], axis=0)
-
-    def sizes(self) -> np.ndarray:
-        return np.array(self._sizes)
-
-    def errors(self) -> np.ndarray:
-        return np.array(self._errors)
-
-
 def excess_error_area(points: Sequence[Tuple[int, float]], overall_rate: float) -> float:
     """The area that a set of (size, error rate) points dominates above the overall rate: the
     union of the rectangles [0, size] x [overall rate, error rate] (the hypervolume indicator of
@@ -590,20 +533,34 @@ def _select(masks: _MaskCache, kept: List[Candidate], errors: np.ndarray, max_sl
     """Distinct slices, the (support, lift) Pareto frontier first, then the strongest others.
 
     Candidates are taken strongest first (scan statistic, pairs 10% handicapped) and dropped when
-    they repeat a stronger one (see ``_redundant``). Of the rest, the frontier holds the slices
+    they repeat a stronger one (see ``_repeats``). Of the rest, the frontier holds the slices
     that no other slice beats on both size and error rate; it runs from small and very bad to
     large and somewhat bad. If it is longer than ``max_slices``, the slices that together
     dominate the most of the (size, error rate) plane are taken (``_spread_over_frontier``);
     spare places go to the strongest remaining slices. Returned worst error rate first.
     """
-    distinct = _AcceptedSlices(len(errors))
     total, total_errors = len(errors), int(np.count_nonzero(errors))
-    for candidate in sorted(kept, key=_ranking_key)[:MAX_RANKED]:
-        rows = np.flatnonzero(masks.slice(candidate.conditions))
-        if not _redundant(candidate, rows, rows[errors[rows]], distinct, total, total_errors, max_overlap,
-                          strict_alpha):
-            distinct.add(candidate, rows)
-    accepted = distinct.slices
+    ranked = sorted(kept, key=_ranking_key)[:MAX_RANKED]
+    if not ranked:
+        return []
+    rows = np.column_stack([masks.slice(c.conditions) for c in ranked])  # rows x ranked slices
+    sizes = np.array([c.size for c in ranked])
+    error_counts = np.array([c.errors for c in ranked])
+    redundant = np.zeros(len(ranked), dtype=bool)
+    accepted = []
+    for index, candidate in enumerate(ranked):
+        if redundant[index]:
+            continue
+        accepted.append(candidate)
+        later = index + 1 + np.flatnonzero(~redundant[index + 1:])
+        if not later.size:
+            break
+        inside = np.flatnonzero(rows[:, index])
+        overlap = np.count_nonzero(rows[np.ix_(inside, later)], axis=0)
+        shared_errors = np.count_nonzero(rows[np.ix_(inside[errors[inside]], later)], axis=0)
+        same_features = np.array([ranked[j].features == candidate.features for j in later])
+        redundant[later] = _repeats(candidate, same_features, sizes[later], error_counts[later], overlap, shared_errors,
+                                    total, total_errors, max_overlap, strict_alpha)
     frontier, best_rate = [], -1.0
     for candidate in sorted(accepted, key=lambda c: (-c.size, -c.error_rate)):
         if candidate.error_rate > best_rate:
@@ -659,17 +616,19 @@ def find_slices(
         candidates.extend(conjunctions)
         encoded = {name: _encode(frame[name], errors) for name in features}
         active = _features_with_signal(candidates, errors, settings.alpha, int(min_size))
-        tie_breaker = np.random.RandomState(0)
-        # The trees' parameters are fixed and valid: sklearn's per-fit validation of them cost
-        # more than growing a depth-2 tree on a small table.
-        with sklearn_config(skip_parameter_validation=True):
-            for first, second in itertools.combinations(features, 2):
-                if encoded[first].order is not None and encoded[second].order is not None:
-                    continue  # two categorical features: the conjunctions above already cover every leaf
-                if first not in active and second not in active:
-                    continue  # neither has a signal for the tree's first split to follow (see below)
-                candidates.extend(_pair_candidates((first, second), (encoded[first], encoded[second]), errors,
-                                                   settings.pair_depth, int(min_size), tie_breaker))
+        orders: Dict[str, np.ndarray] = {}
+        splits: Dict[tuple, object] = {}
+        for first, second in itertools.combinations(features, 2):
+            if encoded[first].order is not None and encoded[second].order is not None:
+                continue  # two categorical features: the conjunctions above already cover every leaf
+            if first not in active and second not in active:
+                continue  # neither has a signal for the tree's first split to follow (see below)
+            for name in (first, second):
+                if name not in orders:  # NaN sorts last; _pair_candidates drops incomplete rows
+                    orders[name] = np.argsort(encoded[name].values, kind="stable")
+            candidates.extend(_pair_candidates((first, second), (encoded[first], encoded[second]),
+                                               (orders[first], orders[second]), errors, settings.pair_depth,
+                                               int(min_size), splits))
     # One test per distinct slice: a tree leaf can coincide with a conjunction. Single-feature
     # slices are distinct by construction (different bin ranges or categories).
     unique: Dict[tuple, Candidate] = {}
