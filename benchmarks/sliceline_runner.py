@@ -51,7 +51,8 @@ def main() -> None:
         conditions = {str(table.columns[j]): str(value) for j, value in enumerate(definition) if value is not None}
         mask = masks[:, index].astype(bool)
         slices.append({"description": " and ".join(f"{k} = {v}" for k, v in conditions.items()),
-                       "size": int(mask.sum()), "errors": int(errors[mask].sum())})
+                       "size": int(mask.sum()), "errors": int(errors[mask].sum()),
+                       "rows": np.flatnonzero(mask).tolist()})
     print(json.dumps({"seconds": seconds, "timings": timings, "slices": slices}))
 
 

@@ -168,12 +168,12 @@ def condition_mask(frame: pd.DataFrame, conditions: Sequence[Condition]) -> np.n
     return mask
 
 
-def _numeric_candidates(name: str, values: pd.Series, errors: np.ndarray, bins: int) -> List[Candidate]:
-    """Every interval of contiguous quantile bins except the whole range, counted by prefix sums."""
-    x = values.to_numpy(dtype=float)
+def _binned_counts(x: np.ndarray, errors: np.ndarray, bins: int):
+    """Per quantile bin of ``x``: codes, size, errors, and the lowest and highest value; None for
+    a constant column. Bins are never empty (their edges are values of ``x``)."""
     binned = _quantile_bins(x, bins)
     if binned is None:
-        return []
+        return None
     all_codes, edges, present = binned
     codes = all_codes[present]
     count = len(edges)
@@ -183,22 +183,37 @@ def _numeric_candidates(name: str, values: pd.Series, errors: np.ndarray, bins: 
     highs = np.full(count, -np.inf)
     np.minimum.at(lows, codes, x[present])
     np.maximum.at(highs, codes, x[present])
+    return all_codes, present, sizes, np.rint(hits).astype(int), lows, highs
+
+
+def _numeric_candidates(name: str, values: pd.Series, errors: np.ndarray, bins: int, min_size: int,
+                        min_lift: float) -> Tuple[List[Candidate], np.ndarray, np.ndarray]:
+    """Every interval of contiguous quantile bins except the whole range, counted by prefix sums.
+
+    Returns the intervals that could be reported (error rate at least ``min_lift`` times overall)
+    as candidates, and the sizes and error counts of every interval of ``min_size`` rows or more
+    (the others are tested with p = 1, see ``_test``, and tell whether the feature has a signal)."""
+    counted = _binned_counts(values.to_numpy(dtype=float), errors, bins)
+    if counted is None:
+        return [], np.zeros(0, dtype=int), np.zeros(0, dtype=int)
+    _, _, sizes, hits, lows, highs = counted
+    count = len(sizes)
     size_prefix = np.concatenate([[0], np.cumsum(sizes)])
     hit_prefix = np.concatenate([[0], np.cumsum(hits)])
+    start, stop = np.triu_indices(count)  # every start <= stop, in start-major order
+    interval_sizes = size_prefix[stop + 1] - size_prefix[start]
+    interval_hits = hit_prefix[stop + 1] - hit_prefix[start]
+    counted = ~((start == 0) & (stop == count - 1)) & (interval_sizes >= max(min_size, 1))
+    reportable = counted & (interval_hits * len(errors) >= min_lift * interval_sizes * int(errors.sum()))
     candidates = []
-    for start in range(count):
-        for stop in range(start, count):
-            size = int(size_prefix[stop + 1] - size_prefix[start])
-            if size == 0 or (start == 0 and stop == count - 1):
-                continue
-            condition: Condition = {"feature": name}
-            if start > 0:
-                condition["low"] = float(lows[start])
-            if stop < count - 1:
-                condition["high"] = float(highs[stop])
-            errors_inside = int(round(hit_prefix[stop + 1] - hit_prefix[start]))
-            candidates.append(Candidate((name,), [condition], size, errors_inside))
-    return candidates
+    for index in np.flatnonzero(reportable):
+        condition: Condition = {"feature": name}
+        if start[index] > 0:
+            condition["low"] = float(lows[start[index]])
+        if stop[index] < count - 1:
+            condition["high"] = float(highs[stop[index]])
+        candidates.append(Candidate((name,), [condition], int(interval_sizes[index]), int(interval_hits[index])))
+    return candidates, interval_sizes[counted], interval_hits[counted]
 
 
 def _categorical_candidates(name: str, values: pd.Series, errors: np.ndarray) -> List[Candidate]:
@@ -292,11 +307,12 @@ def _condition(name: str, encoded: _Encoded, order: np.ndarray, values: np.ndarr
     return condition
 
 
-def _features_with_signal(candidates: Sequence[Candidate], errors: np.ndarray, alpha: float,
-                          min_size: int) -> set:
-    """Features with at least one single-feature slice of the minimum support that is
-    significantly worse than overall (one-sided Fisher, Bonferroni over those slices: with
-    many overlapping intervals per real signal, Benjamini-Hochberg lets noise features in).
+def _features_with_signal(single_counts: Dict[str, Tuple[np.ndarray, np.ndarray]], errors: np.ndarray,
+                          alpha: float) -> set:
+    """Features with at least one single-feature slice of the minimum support (``single_counts``:
+    per feature, the sizes and error counts of those slices) that is significantly worse than
+    overall (one-sided Fisher, Bonferroni over those slices: with many overlapping intervals per
+    real signal, Benjamini-Hochberg lets noise features in).
 
     A depth-2 tree splits greedily: its root split follows a feature's own signal, and a pair
     of features that both lack one gives a root split on noise, whose leaves then fail the
@@ -304,38 +320,47 @@ def _features_with_signal(candidates: Sequence[Candidate], errors: np.ndarray, a
     435 trees, of which the planted pair needs one). Interactions without any marginal signal
     are still met by the conjunction lattice, which pairs every worse-than-average block.
     """
-    singles = [c for c in candidates if len(c.features) == 1 and c.size >= min_size]
-    if not singles:
+    tested = sum(len(sizes) for sizes, _ in single_counts.values())
+    if not tested:
         return set()
-    significant = upper_tail_at_most([c.errors for c in singles], len(errors), int(errors.sum()),
-                                     [c.size for c in singles], alpha / len(singles))  # Bonferroni
-    return {c.features[0] for c, keep in zip(singles, significant) if keep}
+    return {name for name, (sizes, hits) in single_counts.items()
+            if len(sizes) and upper_tail_at_most(hits, len(errors), int(errors.sum()), sizes, alpha / tested).any()}
 
 
-def _basic_slices(frame: pd.DataFrame, features: Sequence[str], bins: int) -> List[Tuple[str, Condition, np.ndarray]]:
+def _basic_slices(frame: pd.DataFrame, features: Sequence[str], errors: np.ndarray, bins: int, min_size: int
+                  ) -> List[Tuple[str, Condition, np.ndarray]]:
     """Single-feature building blocks for conjunctions: each category; for numbers, each
-    quantile bin and each one-sided cut (<= or >= a quantile edge)."""
+    quantile bin and each one-sided cut (<= or >= a quantile edge). Only blocks of ``min_size``
+    rows or more with an error rate above the overall rate (counted before any mask is made)."""
+    total, total_errors = len(errors), int(errors.sum())
+
+    def worse(size, hits) -> bool:
+        return size >= min_size and hits * total > size * total_errors
+
     blocks = []
     for name in features:
         column = frame[name]
         if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
-            x = column.to_numpy(dtype=float)
-            binned = _quantile_bins(x, bins)
-            if binned is None:
+            counted = _binned_counts(column.to_numpy(dtype=float), errors, bins)
+            if counted is None:
                 continue
-            codes, edges, present = binned
-            for k in range(len(edges)):
-                inside = codes == k
-                blocks.append((name, {"feature": name, "low": float(x[inside].min()), "high": float(x[inside].max())}, inside))
-                if 0 < k < len(edges) - 1:
-                    below, above = present & (codes <= k), codes > k
-                    blocks.append((name, {"feature": name, "high": float(x[below].max())}, below))
-                    blocks.append((name, {"feature": name, "low": float(x[above].min())}, above))
+            codes, present, sizes, hits, lows, highs = counted
+            size_prefix, hit_prefix = np.cumsum(sizes), np.cumsum(hits)
+            for k in range(len(sizes)):
+                if worse(sizes[k], hits[k]):
+                    blocks.append((name, {"feature": name, "low": float(lows[k]), "high": float(highs[k])}, codes == k))
+                if 0 < k < len(sizes) - 1:
+                    if worse(size_prefix[k], hit_prefix[k]):
+                        blocks.append((name, {"feature": name, "high": float(highs[k])}, present & (codes <= k)))
+                    if worse(size_prefix[-1] - size_prefix[k], hit_prefix[-1] - hit_prefix[k]):
+                        blocks.append((name, {"feature": name, "low": float(lows[k + 1])}, codes > k))
         else:
             present = column.notna().to_numpy()
             text = column.astype(str).to_numpy()
             for category in sorted(set(text[present])):
-                blocks.append((name, {"feature": name, "categories": [category]}, present & (text == category)))
+                inside = present & (text == category)
+                if worse(int(np.count_nonzero(inside)), int(np.count_nonzero(inside & errors))):
+                    blocks.append((name, {"feature": name, "categories": [category]}, inside))
     return blocks
 
 
@@ -348,9 +373,7 @@ def _conjunction_candidates(frame: pd.DataFrame, features: Sequence[str], errors
     and how many others were tested: those count in the multiple-testing correction with
     p = 1 (see ``_test``) without becoming objects, which on a small table was most of the time.
     """
-    overall = errors.mean()
-    blocks = [b for b in _basic_slices(frame, features, bins)
-              if b[2].sum() >= min_size and errors[b[2]].mean() > overall]
+    blocks = _basic_slices(frame, features, errors, bins, min_size)
     if len(blocks) < 2:
         return [], 0
     masks = np.column_stack([b[2] for b in blocks]).astype(np.float32)
@@ -603,19 +626,26 @@ def find_slices(
 
     min_size = settings.min_support if settings.min_support >= 1 else math.ceil(settings.min_support * rows)
     candidates: List[Candidate] = []
+    single_counts: Dict[str, Tuple[np.ndarray, np.ndarray]] = {}
+    untested = 0
     for name in features:
         column = frame[name]
         if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
-            candidates.extend(_numeric_candidates(name, column, errors, settings.bins))
+            reportable, sizes, hits = _numeric_candidates(name, column, errors, settings.bins, int(min_size),
+                                                          settings.min_lift)
+            untested += len(sizes) - len(reportable)
         else:
-            candidates.extend(_categorical_candidates(name, column, errors))
-    untested = 0
+            reportable = [c for c in _categorical_candidates(name, column, errors) if c.size >= min_size]
+            sizes, hits = np.array([c.size for c in reportable]), np.array([c.errors for c in reportable])
+        candidates.extend(reportable)
+        single_counts[name] = (sizes, hits)
     if settings.pair_depth > 0:
-        conjunctions, untested = _conjunction_candidates(frame, features, errors, max(2, settings.bins // 2),
-                                                         int(min_size), settings.min_lift)
+        conjunctions, untested_pairs = _conjunction_candidates(frame, features, errors, max(2, settings.bins // 2),
+                                                               int(min_size), settings.min_lift)
         candidates.extend(conjunctions)
+        untested += untested_pairs
         encoded = {name: _encode(frame[name], errors) for name in features}
-        active = _features_with_signal(candidates, errors, settings.alpha, int(min_size))
+        active = _features_with_signal(single_counts, errors, settings.alpha)
         orders: Dict[str, np.ndarray] = {}
         splits: Dict[tuple, object] = {}
         for first, second in itertools.combinations(features, 2):
@@ -642,7 +672,9 @@ def find_slices(
     candidates = singles + list(unique.values())
     result.candidates_tested = len(candidates) + untested
     if not candidates:
-        result.notes.append(f"no candidate slice has the minimum support of {min_size} rows")
+        result.notes.append(f"no candidate slice has the minimum support of {min_size} rows" if not untested else
+                            f"no candidate slice of {min_size} rows or more has {settings.min_lift} times the overall "
+                            "error rate")
         result.seconds = time.perf_counter() - started
         return result
     _test(candidates, errors, settings.correction, settings.min_lift, untested)

@@ -239,3 +239,11 @@ def test_a_long_frontier_keeps_its_knees() -> None:
     best_three = max(itertools.combinations(points, 3), key=lambda trio: excess_error_area(trio, overall))
     assert excess_error_area([(c.size, c.error_rate) for c in chosen], overall) == pytest.approx(
         excess_error_area(best_three, overall))
+
+
+def test_a_lift_no_slice_reaches_is_said_and_the_slices_are_still_counted() -> None:
+    frame, errors = planted(seed=2, n=2000)
+    numeric = frame[["pressure", "temperature", "noise"]]  # numeric intervals become objects only if reportable
+    found = find_slices(numeric, errors, SliceSearchSettings(min_lift=50, pair_depth=0))
+    assert found.slices == [] and found.candidates_tested > 100
+    assert found.notes == ["no candidate slice of 100 rows or more has 50 times the overall error rate"]
