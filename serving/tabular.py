@@ -1,6 +1,6 @@
 """``POST /predict/<use case>`` for a tabular use case: one record as JSON, validated by a
-pydantic model built from the config's schema (types, bounds, allowed categories, unknown
-fields refused), scored by the model's production version.
+pydantic model built from the config's schema (strict JSON types, bounds, allowed categories,
+unknown fields refused), scored by the model's production version.
 
 A use case with a feature store and an identifier column (churn) also answers ``GET
 /predict/<use case>/<id>``: the features of a known customer come from the online store.
@@ -53,7 +53,9 @@ def record_model(config: RunConfig) -> "type[BaseModel]":
     schema = config.parameters.schema_
     fields = {name: _field(schema.columns[name]) for name in schema.feature_columns}
     title = "".join(part.title() for part in config.parameters.use_case.split("_")) + "Record"
-    return create_model(title, __config__=ConfigDict(extra="forbid"), **fields)
+    # Strict: a JSON boolean or a numeric string is not a number, and a number is not a category
+    # (pydantic's lax mode would read `false` as 0.0; schemathesis found that).
+    return create_model(title, __config__=ConfigDict(extra="forbid", strict=True), **fields)
 
 
 def tabular_prediction_router(config: RunConfig, load, probe) -> APIRouter:

@@ -120,6 +120,8 @@ def test_a_model_without_a_production_version_is_a_404_that_says_what_to_do(api)
     ({key: value for key, value in RECORD.items() if key != "median_income"}, "median_income"),
     ({**RECORD, "rooms": 3}, "rooms"),
     ({**RECORD, "latitude": "north"}, "latitude"),
+    ({**RECORD, "total_bedrooms": False}, "total_bedrooms"),  # a boolean is not a number (found by schemathesis)
+    ({**RECORD, "households": "126"}, "households"),  # nor is a numeric string
 ])
 def test_a_bad_housing_record_is_a_422_naming_the_field(api, body, field) -> None:
     response = requests.post(f"{api}/predict/housing", json=body, timeout=30)
