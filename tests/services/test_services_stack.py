@@ -460,8 +460,8 @@ def _wait_for(url: str, server: subprocess.Popen, seconds: float = 120) -> None:
     raise AssertionError(f"{url} did not answer within {seconds} s")
 
 
-def test_churn_feature_engineering_then_training_on_the_services_stack(client_env, services) -> None:
-    """`python run.py feature_engineering` then `training` with configs/churn.yaml on the services
+def test_churn_feature_engineering_and_training_on_the_services_stack(client_env, services) -> None:
+    """`python run.py feature_engineering` and `training` with configs/churn.yaml on the services
     stack: the sources land in the S3 bucket's raw lake, the engineered features in a PostgreSQL
     feature table and in the Feast view (PostgreSQL offline store, Redis online store), and the
     model is registered on the MLflow server with its held-out metrics."""
@@ -487,13 +487,22 @@ def test_churn_feature_engineering_then_training_on_the_services_stack(client_en
     env = {**client_env, "CHURN_API_URL": next(server), "CHURN_API_TOKEN": "services-token",
            "CHURN_FEATURES_DB_URL": POSTGRES_URL}
     churn_config = str(PROJECT_ROOT / "configs" / "churn.yaml")
+    # Independent runs (training reads the sources itself, not the SQL table), started together
+    # to keep the suite's time down: most of each run waits on the servers.
+    runs = {pipeline: subprocess.Popen([sys.executable, "run.py", pipeline, "--config", churn_config], env=env,
+                                       cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for pipeline in ("feature_engineering", "training")}
     try:
-        engineered = _run(env, "feature_engineering", "--config", churn_config)
-        assert engineered.returncode == 0, engineered.stdout[-3000:] + engineered.stderr[-3000:]
-        trained = _run(env, "training", "--config", churn_config)
-        assert trained.returncode == 0, trained.stdout[-3000:] + trained.stderr[-3000:]
+        outputs = {pipeline: process.communicate(timeout=900) for pipeline, process in runs.items()}
     finally:
+        for process in runs.values():
+            if process.poll() is None:
+                process.kill()
         next(server, None)
+    engineered, trained = (subprocess.CompletedProcess(runs[p].args, runs[p].returncode, *outputs[p])
+                           for p in ("feature_engineering", "training"))
+    for completed in (engineered, trained):
+        assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
     found = _query(client_env, f"""
         run = Client().get_pipeline_run("{_run_name(engineered)}")
         result = {{"id": str(run.id), "lake": run.steps["extract_source"].run_metadata["lake_partitions"]}}
