@@ -275,7 +275,7 @@ def _pair_candidates(names: Tuple[str, str], encoded: Tuple[_Encoded, _Encoded],
     candidates = []
     for leaf in grow_leaves(data, flags, depth, min_leaf, orders, keys=names, cache=splits if shared else None):
         if len(leaf.bounds) < 2:
-            continue
+            continue  # a one-feature leaf repeats what the single-feature search already tests
         conditions = [_condition(names[f], encoded[f], orders[f], data[:, f], low, high, shared)
                       for f, (low, high) in sorted(leaf.bounds.items())]
         candidates.append(Candidate(tuple(names), conditions, len(leaf.rows), int(np.count_nonzero(flags[leaf.rows]))))
