@@ -14,13 +14,13 @@ that does not exist yet, not a server fault), and says how to get one.
 # No `from __future__ import annotations`: FastAPI must see the runtime-built body model.
 
 import threading
-from typing import Any, Dict, Literal, Optional, Tuple
+from typing import Annotated, Any, Dict, Literal, Optional, Tuple
 
 import numpy as np
 import pandas as pd
 from fastapi import APIRouter, HTTPException
 from fastapi import Path as PathParameter
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
 from core.config import ColumnSpec, RunConfig
 from serving.details import Problem
@@ -33,12 +33,23 @@ PREDICT_ERRORS = {400: {"model": Problem, "description": "the body could not be 
                   404: {"model": Problem, "description": "no production version of the model yet"}}
 
 
+def _only_numbers(value: Any) -> Any:
+    if isinstance(value, (bool, str)):
+        raise ValueError("a whole number is required (JSON true/false and strings are not numbers)")
+    return value
+
+
+# An integer column: 2 and 2.0 are taken (JSON Schema counts both as integers), 1.5, true and "2"
+# are refused. Lax int after the check, as strict int would refuse 2.0.
+WholeNumber = Annotated[int, BeforeValidator(_only_numbers), Field(strict=False)]
+
+
 def _field(spec: ColumnSpec) -> Tuple[Any, Any]:
     """A column's pydantic type and constraints; a nullable column may be null or left out."""
     if spec.type in ("int", "float"):
-        bounds: Dict[str, Any] = {"le": spec.max, "allow_inf_nan": False}
+        bounds: Dict[str, Any] = {"le": spec.max} if spec.type == "int" else {"le": spec.max, "allow_inf_nan": False}
         bounds["gt" if spec.strict_min else "ge"] = spec.min
-        kind: Any = float
+        kind: Any = WholeNumber if spec.type == "int" else float
         constraint = Field(..., description=spec.description, **bounds)
         if spec.nullable:
             return Optional[kind], Field(None, description=spec.description, **bounds)

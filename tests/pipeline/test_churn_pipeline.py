@@ -358,8 +358,9 @@ def test_the_api_scores_a_record_and_a_known_customer_from_the_online_store(chur
     model = production.get_model_artifact("model").load()
     telco = pd.read_csv(TELCO_CSV)
     customer = telco.iloc[0]
-    record = {name: (float(customer[name]) if config.parameters.schema_.columns[name].type in ("int", "float")
-                     else str(customer[name])) for name in config.parameters.schema_.feature_columns}
+    types = {"int": int, "float": float}
+    record = {name: types.get(config.parameters.schema_.columns[name].type, str)(customer[name])
+              for name in config.parameters.schema_.feature_columns}
     frame = engineer(pd.DataFrame([record]), config.parameters.engineered_features)
     expected = float(model.predict_proba(frame[list(model.feature_names_in_)])[0, 1])
     server = serve_in_thread(create_project_api([config]))
@@ -415,16 +416,13 @@ def test_a_failed_run_is_posted_to_the_stacks_alerter_and_always_logged(churn_ru
 
     from core.launch import run_feature_engineering
     from pipelines.hooks import failure_log_path
-    from stacks.alerters import WEBHOOK_FLAVOR_SOURCE
-    from stacks.register import ensure_flavor
     from tests.conftest import free_port
 
     url, received = webhook
     customers = pd.read_csv(CUSTOMERS_CSV, dtype=str, keep_default_na=False)
     path = tmp_path / "customers.csv"
     pd.concat([customers, customers.iloc[[7]]]).to_csv(path, index=False)
-    client = Client()
-    ensure_flavor(client, "alerter", WEBHOOK_FLAVOR_SOURCE)
+    client = Client()  # the `webhook` flavor came with the local stack's registration (stacks/register.py)
     local = {kind: members[0].id for kind, members in client.get_stack("local").components.items()}
     failures = {}
     try:

@@ -129,6 +129,13 @@ def test_a_bad_housing_record_is_a_422_naming_the_field(api, body, field) -> Non
     assert field in {location for error in response.json()["detail"] for location in error["loc"]}
 
 
+def test_an_integer_column_takes_whole_numbers_only(api) -> None:
+    """insurance's `children` is an int column: 1.5 children is a 422 naming it, not a prediction."""
+    record = {"age": 40, "sex": "female", "bmi": 31.5, "children": 1.5, "smoker": "yes", "region": "southeast"}
+    response = requests.post(f"{api}/predict/insurance", json=record, timeout=30)
+    assert response.status_code == 422 and any(error["loc"][-1] == "children" for error in response.json()["detail"])
+
+
 def test_a_malformed_body_is_a_422(api) -> None:
     response = requests.post(f"{api}/predict/housing", data="{not json", timeout=30,
                              headers={"content-type": "application/json"})
