@@ -20,7 +20,7 @@ def report_failure(exception: BaseException) -> None:
     """Post to the stack's alerter if it has one; always log, to the step's log (the dashboard
     shows it) and as one line in ``<state>/logs/failures.log``, which outlives the run's records."""
     from core.paths import STATE_DIR
-    from steps.ingest.ingestion_log import append_line
+    from steps.ingest.ingestion_log import append_line, one_line
 
     context = get_step_context()
     message = (
@@ -28,8 +28,8 @@ def report_failure(exception: BaseException) -> None:
         f"{type(exception).__name__}: {exception}"
     )
     logger.error(message)
-    one_line = " / ".join(line.strip() for line in message.splitlines() if line.strip())
-    append_line(failure_log_path(STATE_DIR), f"{datetime.now(timezone.utc).isoformat(timespec='seconds')} | {one_line}")
+    append_line(failure_log_path(STATE_DIR),
+                f"{datetime.now(timezone.utc).isoformat(timespec='seconds')} | {one_line(message)}")
     alerter = Client().active_stack.alerter
     if alerter is not None and not alerter.post(message):
         logger.error("the failure above was not delivered to the stack's alerter '%s'", alerter.name)

@@ -6,9 +6,9 @@ webhook*: an HTTPS URL that takes ``POST {"text": "<message>"}``. This flavor sp
 that, so a team can route pipeline failures to the tool it already uses, and so the failure
 path can be tested against a real HTTP server on loopback.
 
-Register and use it (the URL is a secret in most tools, so keep it in a ZenML secret)::
+`python -m stacks.register <stack>` (and so `make run`) registers the flavor. Use it (the URL is a
+secret in most tools, so keep it in a ZenML secret)::
 
-    zenml alerter flavor register stacks.alerters.WebhookAlerterFlavor
     zenml secret create team_webhook --url=https://hooks.example.com/services/...
     zenml alerter register team_alerts --flavor webhook --url='{{team_webhook.url}}'
     zenml stack update local -al team_alerts
@@ -27,9 +27,6 @@ from zenml.logger import get_logger
 from zenml.utils.secret_utils import SecretField
 
 logger = get_logger(__name__)
-
-WEBHOOK_FLAVOR_SOURCE = "stacks.alerters.WebhookAlerterFlavor"
-
 
 class WebhookAlerterConfig(BaseAlerterConfig):
     """``url``: the incoming webhook (a secret reference is resolved by ZenML); ``timeout_seconds``:

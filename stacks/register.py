@@ -61,9 +61,13 @@ def write_feast_repo(spec: Dict[str, Any], state_dir: Path) -> None:
         print(f"  ~ feast repository {target}")
 
 
+# The project's own flavors, registered with any stack so that their components can be added
+# with the plain zenml CLI (for example `zenml alerter register team_alerts --flavor webhook ...`).
+PROJECT_FLAVORS = {"alerter": "stacks.alerters.WebhookAlerterFlavor"}
+
+
 def ensure_flavor(client, kind: str, source: str) -> None:
-    """Register a flavor of the project's own (for example ``stacks.alerters.WebhookAlerterFlavor``)
-    unless the store has it."""
+    """Register a flavor of the project's own unless the store has it."""
     from zenml.enums import StackComponentType
     from zenml.utils import source_utils
 
@@ -78,8 +82,6 @@ def _ensure_component(client, kind: str, spec: Dict[str, Any]):
     from zenml.enums import StackComponentType
 
     component_type = StackComponentType(kind)
-    if "flavor_source" in spec:
-        ensure_flavor(client, kind, spec.pop("flavor_source"))
     try:
         existing = client.get_stack_component(component_type, spec["name"], allow_name_prefix_match=False)
     except KeyError:
@@ -111,6 +113,8 @@ def register(name: str, activate: bool, state_dir: Path = STATE_DIR) -> None:
     for spec in definition["components"].values():
         write_feast_repo(spec, state_dir)
     client = Client()
+    for kind, source in PROJECT_FLAVORS.items():
+        ensure_flavor(client, kind, source)
     components = {
         kind: _ensure_component(client, kind, spec).id for kind, spec in definition["components"].items()
     }

@@ -11,6 +11,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Dict, Optional
 
+from steps.ingest.ingestion_log import one_line
+
 
 @dataclass(frozen=True)
 class Activity:
@@ -42,7 +44,7 @@ def format_activity(activity: Activity, at: Optional[datetime] = None) -> str:
         issues = "; ".join(f"{name}={count}" for name, count in activity.issues.items())
         parts.append(f"issues={len(activity.issues)}" + (f" ({issues})" if issues else ""))
     if activity.error:  # one line per run: the error's lines joined
-        parts.append("error=" + " / ".join(line.strip() for line in activity.error.splitlines() if line.strip())[:600])
+        parts.append("error=" + one_line(activity.error)[:600])
     return " | ".join(parts)
 
 

@@ -21,8 +21,13 @@ def ingestion_line(run: str, source: str, outcome: str, seconds: float, rows: Op
     if rows is not None:
         parts.append(f"rows={rows}")
     if error:
-        parts.append("error=" + " / ".join(line.strip() for line in error.splitlines() if line.strip())[:600])
+        parts.append("error=" + one_line(error)[:600])
     return " | ".join(parts)
+
+
+def one_line(text: str) -> str:
+    """A multi-line message as one log line: its non-blank lines joined by " / "."""
+    return " / ".join(line.strip() for line in text.splitlines() if line.strip())
 
 
 def append_line(path: Path, line: str) -> None:

@@ -214,11 +214,11 @@ def engineer_features(
     previous version (steps/store/versions.py)."""
     from zenml import get_step_context
 
-    from steps.store.versions import ingestion_of, previous_version_record, table_version_record
+    from steps.store.versions import UNKNOWN_INGESTION, ingestion_of, previous_version_record, table_version_record
 
     features = engineer(dataset, rules)
-    record = table_version_record(features, ingestion_of(get_step_context().inputs["dataset"][0]),
-                                  previous_version_record(ENGINEERED_FEATURES))
+    ingestion = ingestion_of(get_step_context().inputs["dataset"][0]) or UNKNOWN_INGESTION
+    record = table_version_record(features, ingestion, previous_version_record(ENGINEERED_FEATURES, ingestion["source"]))
     log_metadata(metadata=record, artifact_name=ENGINEERED_FEATURES, infer_artifact=True)
     log_metadata(metadata={**record, "engineered": list(rules)})
     return features, feature_metadata(rules, table_schema)

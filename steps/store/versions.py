@@ -45,24 +45,27 @@ def ingestion_of(artifact) -> Optional[Dict[str, Any]]:
     return None
 
 
-def previous_version_record(artifact_name: str) -> Optional[Dict[str, Any]]:
-    """The metadata of the latest stored version of ``artifact_name`` that recorded its rows
-    and schema, with ``version`` naming it for the change log."""
+def previous_version_record(artifact_name: str, source: str) -> Optional[Dict[str, Any]]:
+    """The metadata of the latest stored version of ``artifact_name`` computed from the same
+    ``source`` that recorded its rows and schema, with ``version`` naming it for the change log
+    (the artifact name is shared by every use case with engineered features)."""
     from zenml.client import Client
 
-    versions = Client().list_artifact_versions(artifact=artifact_name, sort_by="desc:created", size=20,
+    versions = Client().list_artifact_versions(artifact=artifact_name, sort_by="desc:created", size=50,
                                                hydrate=True)
     for stored in versions.items:
         recorded = stored.run_metadata or {}
-        if "rows" in recorded and "schema_hash" in recorded:
+        if recorded.get("source") == source and "rows" in recorded and "schema_hash" in recorded:
             return {**recorded, "version": stored.version}
     return None
 
 
-def table_version_record(table: pd.DataFrame, ingestion: Optional[Dict[str, Any]],
+UNKNOWN_INGESTION = {"source": "unknown (no extract in its lineage)", "ingested_at": "unknown"}
+
+
+def table_version_record(table: pd.DataFrame, ingestion: Dict[str, Any],
                          previous: Optional[Dict[str, Any]]) -> Dict[str, Any]:
     """Source, ingestion time, rows, schema hash and a change-log line for one table version."""
     schema = schema_hash(table)
-    ingestion = ingestion or {"source": "unknown (no extract in its lineage)", "ingested_at": "unknown"}
     return {**ingestion, "rows": len(table), "schema_hash": schema,
             "change_log": change_log_entry(len(table), schema, previous)}

@@ -489,17 +489,24 @@ def test_churn_feature_engineering_and_training_on_the_services_stack(client_env
     churn_config = str(PROJECT_ROOT / "configs" / "churn.yaml")
     # Independent runs (training reads the sources itself, not the SQL table), started together
     # to keep the suite's time down: most of each run waits on the servers.
-    runs = {pipeline: subprocess.Popen([sys.executable, "run.py", pipeline, "--config", churn_config], env=env,
-                                       cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            for pipeline in ("feature_engineering", "training")}
+    # Output goes to files: a full pipe would stall one run while the test waits for the other.
+    logs = Path(env["ZENML_REPOSITORY_PATH"])
+    runs = {}
+    for pipeline in ("feature_engineering", "training"):
+        with open(logs / f"churn_{pipeline}.out", "w") as out, open(logs / f"churn_{pipeline}.err", "w") as err:
+            runs[pipeline] = subprocess.Popen([sys.executable, "run.py", pipeline, "--config", churn_config], env=env,
+                                              cwd=PROJECT_ROOT, stdout=out, stderr=err, text=True)
     try:
-        outputs = {pipeline: process.communicate(timeout=900) for pipeline, process in runs.items()}
+        for process in runs.values():
+            process.wait(timeout=900)
     finally:
         for process in runs.values():
             if process.poll() is None:
                 process.kill()
         next(server, None)
-    engineered, trained = (subprocess.CompletedProcess(runs[p].args, runs[p].returncode, *outputs[p])
+    engineered, trained = (subprocess.CompletedProcess(runs[p].args, runs[p].returncode,
+                                                       (logs / f"churn_{p}.out").read_text(),
+                                                       (logs / f"churn_{p}.err").read_text())
                            for p in ("feature_engineering", "training"))
     for completed in (engineered, trained):
         assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
