@@ -8,6 +8,9 @@ regions of the feature space where a model errs much more often than overall. He
 - Single numeric features: every interval spanned by contiguous quantile bins is a candidate.
   This exact interval search stands in for FreaAI's highest-density regions of the error rows:
   it finds the same concentrated intervals, is deterministic, and its bounds can be tested.
+  The strongest interval of each feature then has its ends moved, value by value inside the
+  bins around them, to where the scan statistic peaks: quantile edges fall where the data's
+  quantiles do, not where the error rate changes.
 - Single categorical features: each category.
 - Pairs of features, two ways. Every conjunction of two worse-than-average building blocks on
   different features (a category, a quantile bin, or a one-sided cut), counted for all pairs at
@@ -187,16 +190,19 @@ def _binned_counts(x: np.ndarray, errors: np.ndarray, bins: int):
 
 
 def _numeric_candidates(name: str, values: pd.Series, errors: np.ndarray, bins: int, min_size: int,
-                        min_lift: float) -> Tuple[List[Candidate], np.ndarray, np.ndarray]:
-    """Every interval of contiguous quantile bins except the whole range, counted by prefix sums.
+                        min_lift: float) -> Tuple[List[Candidate], np.ndarray, np.ndarray, int]:
+    """Every interval of contiguous quantile bins except the whole range, counted by prefix sums,
+    and the strongest of them with its ends refined inside their boundary bins (``_refine_ends``).
 
     Returns the intervals that could be reported (error rate at least ``min_lift`` times overall)
-    as candidates, and the sizes and error counts of every interval of ``min_size`` rows or more
-    (the others are tested with p = 1, see ``_test``, and tell whether the feature has a signal)."""
-    counted = _binned_counts(values.to_numpy(dtype=float), errors, bins)
+    as candidates; the sizes and error counts of every binned interval of ``min_size`` rows or
+    more (the others are tested with p = 1, see ``_test``, and tell whether the feature has a
+    signal); and how many other intervals the refinement tried (tested with p = 1 too)."""
+    x = values.to_numpy(dtype=float)
+    counted = _binned_counts(x, errors, bins)
     if counted is None:
-        return [], np.zeros(0, dtype=int), np.zeros(0, dtype=int)
-    _, _, sizes, hits, lows, highs = counted
+        return [], np.zeros(0, dtype=int), np.zeros(0, dtype=int), 0
+    _, present, sizes, hits, lows, highs = counted
     count = len(sizes)
     size_prefix = np.concatenate([[0], np.cumsum(sizes)])
     hit_prefix = np.concatenate([[0], np.cumsum(hits)])
@@ -204,7 +210,8 @@ def _numeric_candidates(name: str, values: pd.Series, errors: np.ndarray, bins: 
     interval_sizes = size_prefix[stop + 1] - size_prefix[start]
     interval_hits = hit_prefix[stop + 1] - hit_prefix[start]
     counted = ~((start == 0) & (stop == count - 1)) & (interval_sizes >= max(min_size, 1))
-    reportable = counted & (interval_hits * len(errors) >= min_lift * interval_sizes * int(errors.sum()))
+    total, total_errors = len(errors), int(errors.sum())
+    reportable = counted & (interval_hits * total >= min_lift * interval_sizes * total_errors)
     candidates = []
     for index in np.flatnonzero(reportable):
         condition: Condition = {"feature": name}
@@ -213,7 +220,81 @@ def _numeric_candidates(name: str, values: pd.Series, errors: np.ndarray, bins: 
         if stop[index] < count - 1:
             condition["high"] = float(highs[stop[index]])
         candidates.append(Candidate((name,), [condition], int(interval_sizes[index]), int(interval_hits[index])))
-    return candidates, interval_sizes[counted], interval_hits[counted]
+    tried = 0
+    if candidates and count > 2:
+        strongest = np.flatnonzero(reportable)[np.argmax(
+            scan_statistic(interval_sizes[reportable], interval_hits[reportable], total, total_errors))]
+        refined, tried = _refine_ends(name, x[present], errors[present], total, total_errors, lows, highs,
+                                      int(start[strongest]), int(stop[strongest]), max(min_size, 1))
+        if refined is not None and refined.errors * total >= min_lift * refined.size * total_errors:
+            candidates.append(refined)
+            tried -= 1
+    return candidates, interval_sizes[counted], interval_hits[counted], tried
+
+
+REFINE_ROUNDS = 3
+
+
+def _refine_ends(name: str, x: np.ndarray, errors: np.ndarray, total: int, total_errors: int, lows: np.ndarray,
+                 highs: np.ndarray, start: int, stop: int, min_size: int) -> Tuple[Optional[Candidate], int]:
+    """The interval of bins ``start``..``stop`` with each finite end moved to the observed value,
+    within the bin on either side of it, that maximises the scan statistic (one end at a time,
+    until neither moves, at most ``REFINE_ROUNDS`` rounds).
+
+    Quantile edges fall where the data's quantiles do, not where the model's errors change: with
+    20 bins an interval's ends can be off by up to a bin (5% of the rows) on either side, which
+    dilutes the slice or cuts part of it off. Scanning the values inside the boundary bins puts
+    the ends where the error rate changes. Returns the refined interval (None when it ends on bin
+    edges: the binned search already has it) and how many intervals were tried, which count in
+    the multiple-testing correction like any other candidate. ``x`` and ``errors`` hold the rows
+    with a value; ``total`` and ``total_errors`` count all rows."""
+    order = np.argsort(x, kind="stable")
+    ordered = x[order]
+    error_prefix = np.concatenate([[0], np.cumsum(errors[order])])
+    count, rows = len(lows), len(ordered)
+
+    def positions(low_value: float, high_value: float, side: str) -> np.ndarray:
+        """Where an interval could begin ("left") or end ("right") at each distinct value in
+        [low_value, high_value]: the interval is ``ordered[begin:end]``."""
+        first, last = np.searchsorted(ordered, low_value, "left"), np.searchsorted(ordered, high_value, "right")
+        return np.searchsorted(ordered, np.unique(ordered[first:last]), side=side)
+
+    begin = int(np.searchsorted(ordered, lows[start], "left")) if start > 0 else 0
+    end = int(np.searchsorted(ordered, highs[stop], "right")) if stop < count - 1 else rows
+    begins = positions(lows[start - 1], highs[start], "left") if start > 0 else None  # an open end stays open
+    ends = positions(lows[stop], highs[stop + 1], "right") if stop < count - 1 else None
+    tried = 0
+
+    def strongest(candidate_begins: np.ndarray, candidate_ends: np.ndarray, current: Tuple[int, int]) -> Tuple[int, int]:
+        nonlocal tried
+        sizes = candidate_ends - candidate_begins
+        usable = (sizes >= min_size) & ~((candidate_begins == 0) & (candidate_ends == rows))
+        tried += int(np.count_nonzero(usable))
+        if not usable.any():
+            return current
+        hits = error_prefix[candidate_ends] - error_prefix[candidate_begins]
+        choice = int(np.argmax(np.where(usable, scan_statistic(sizes, hits, total, total_errors), -np.inf)))
+        return int(candidate_begins[choice]), int(candidate_ends[choice])
+
+    for _ in range(REFINE_ROUNDS):
+        before = (begin, end)
+        if begins is not None:
+            moves = begins[begins < end]
+            begin, end = strongest(moves, np.full(len(moves), end), (begin, end))
+        if ends is not None:
+            moves = ends[ends > begin]
+            begin, end = strongest(np.full(len(moves), begin), moves, (begin, end))
+        if (begin, end) == before:
+            break
+    on_edges = (begin in np.searchsorted(ordered, lows, "left") and end in np.searchsorted(ordered, highs, "right"))
+    if on_edges:
+        return None, tried
+    condition: Condition = {"feature": name}
+    if begins is not None:
+        condition["low"] = float(ordered[begin])
+    if ends is not None:
+        condition["high"] = float(ordered[end - 1])
+    return Candidate((name,), [condition], end - begin, int(error_prefix[end] - error_prefix[begin])), tried
 
 
 def _categorical_candidates(name: str, values: pd.Series, errors: np.ndarray) -> List[Candidate]:
@@ -631,9 +712,9 @@ def find_slices(
     for name in features:
         column = frame[name]
         if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
-            reportable, sizes, hits = _numeric_candidates(name, column, errors, settings.bins, int(min_size),
-                                                          settings.min_lift)
-            untested += len(sizes) - len(reportable)
+            reportable, sizes, hits, refinements = _numeric_candidates(name, column, errors, settings.bins,
+                                                                       int(min_size), settings.min_lift)
+            untested += len(sizes) + refinements - len(reportable)
         else:
             reportable = [c for c in _categorical_candidates(name, column, errors) if c.size >= min_size]
             sizes, hits = np.array([c.size for c in reportable]), np.array([c.errors for c in reportable])
