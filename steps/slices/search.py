@@ -245,8 +245,8 @@ def _refine_ends(name: str, x: np.ndarray, errors: np.ndarray, total: int, total
     20 bins an interval's ends can be off by up to a bin (5% of the rows) on either side, which
     dilutes the slice or cuts part of it off. Scanning the values inside the boundary bins puts
     the ends where the error rate changes. Returns the refined interval (None when it ends on bin
-    edges: the binned search already has it) and how many intervals were tried, which count in
-    the multiple-testing correction like any other candidate. ``x`` and ``errors`` hold the rows
+    edges: the binned search already has it) and how many other intervals were tried, which count
+    in the multiple-testing correction like any other candidate. ``x`` and ``errors`` hold the rows
     with a value; ``total`` and ``total_errors`` count all rows."""
     order = np.argsort(x, kind="stable")
     ordered = x[order]
@@ -263,13 +263,14 @@ def _refine_ends(name: str, x: np.ndarray, errors: np.ndarray, total: int, total
     end = int(np.searchsorted(ordered, highs[stop], "right")) if stop < count - 1 else rows
     begins = positions(lows[start - 1], highs[start], "left") if start > 0 else None  # an open end stays open
     ends = positions(lows[stop], highs[stop + 1], "right") if stop < count - 1 else None
-    tried = 0
+    begin_edges, end_edges = np.searchsorted(ordered, lows, "left"), np.searchsorted(ordered, highs, "right")
+    tried: set = set()  # intervals tried that the binned search does not already have
 
     def strongest(candidate_begins: np.ndarray, candidate_ends: np.ndarray, current: Tuple[int, int]) -> Tuple[int, int]:
-        nonlocal tried
         sizes = candidate_ends - candidate_begins
         usable = (sizes >= min_size) & ~((candidate_begins == 0) & (candidate_ends == rows))
-        tried += int(np.count_nonzero(usable))
+        new = usable & ~(np.isin(candidate_begins, begin_edges) & np.isin(candidate_ends, end_edges))
+        tried.update(zip(candidate_begins[new].tolist(), candidate_ends[new].tolist()))
         if not usable.any():
             return current
         hits = error_prefix[candidate_ends] - error_prefix[candidate_begins]
@@ -286,15 +287,14 @@ def _refine_ends(name: str, x: np.ndarray, errors: np.ndarray, total: int, total
             begin, end = strongest(np.full(len(moves), begin), moves, (begin, end))
         if (begin, end) == before:
             break
-    on_edges = (begin in np.searchsorted(ordered, lows, "left") and end in np.searchsorted(ordered, highs, "right"))
-    if on_edges:
-        return None, tried
+    if begin in begin_edges and end in end_edges:
+        return None, len(tried)
     condition: Condition = {"feature": name}
     if begins is not None:
         condition["low"] = float(ordered[begin])
     if ends is not None:
         condition["high"] = float(ordered[end - 1])
-    return Candidate((name,), [condition], end - begin, int(error_prefix[end] - error_prefix[begin])), tried
+    return Candidate((name,), [condition], end - begin, int(error_prefix[end] - error_prefix[begin])), len(tried)
 
 
 def _categorical_candidates(name: str, values: pd.Series, errors: np.ndarray) -> List[Candidate]:

@@ -16,6 +16,7 @@ from steps.slices.search import (
     find_slices,
     scan_statistic,
 )
+from steps.slices.search import _numeric_candidates
 
 
 def planted(seed: int = 0, n: int = 5000):
@@ -66,6 +67,25 @@ def test_interval_ends_are_refined_inside_their_quantile_bins() -> None:
     assert x.conditions[0]["high"] == pytest.approx(0.47, abs=0.01)
     assert x.error_rate == pytest.approx(0.5, abs=0.04)
     assert condition_mask(frame, x.conditions).sum() == x.size
+
+
+def test_the_refinement_counts_only_intervals_the_bins_do_not_have() -> None:
+    """Every interval tried counts in the multiple-testing correction, but not twice: with no
+    more distinct values than bins, each bin is one value and the binned intervals are all there
+    is (on 268 medical-cost rows, double counting pushed both real slices past alpha)."""
+    rng = np.random.default_rng(5)
+    n = 3000
+    few = pd.Series(rng.integers(0, 6, n).astype(float))
+    errors = rng.uniform(size=n) < np.where(few.between(2, 3), 0.4, 0.05)
+    candidates, sizes, _, tried = _numeric_candidates("few", few, errors, bins=20, min_size=60, min_lift=1.5)
+    assert candidates and tried == 0
+    assert len(sizes) == 6 * 7 // 2 - 1  # every run of the 6 values but the whole range
+    many = pd.Series(rng.uniform(0, 1, n))
+    errors = rng.uniform(size=n) < np.where(many.between(0.33, 0.47), 0.4, 0.05)
+    candidates, _, _, tried = _numeric_candidates("many", many, errors, bins=5, min_size=60, min_lift=1.5)
+    binned_lows = {c.conditions[0].get("low") for c in candidates[:-1]}
+    refined = candidates[-1].conditions[0]
+    assert tried > 0 and refined["low"] not in binned_lows and refined["low"] == pytest.approx(0.33, abs=0.01)
 
 
 def test_planted_category_and_pair_are_found(result) -> None:
