@@ -210,8 +210,9 @@ def run_ours(frame: pd.DataFrame, errors: np.ndarray, replication=None) -> dict:
         timings.append(time.perf_counter() - started)
     seconds = statistics.median(timings)
     overall = errors.mean()
-    top = [_summary(describe(s.conditions), s.size, s.errors, len(frame), overall,
-                    np.flatnonzero(condition_mask(frame, s.conditions))) for s in result.slices]
+    top = [{**_summary(describe(s.conditions), s.size, s.errors, len(frame), overall,
+                       np.flatnonzero(condition_mask(frame, s.conditions))),
+            "lift_at_least": s.error_rate_lower_bound / overall} for s in result.slices]
     if replication is not None:
         other, other_errors, _ = replication
         for finding, found in zip(top, result.slices):
@@ -361,15 +362,20 @@ def main(argv=None) -> int:
             theirs_replicated = [dict(f["replication"]) for f in theirs]
             case["replication"]["sliceline_slices_matched"] = (
                 f"{matched(replicated, theirs_replicated)}/{len(theirs_replicated)}")
+            # Our lift lower bounds are meant to survive the search: do they hold on fresh errors?
+            case["replication"]["our_lower_bounds_held"] = (
+                f"{sum(f['replication']['lift'] >= f['lift_at_least'] for f in case['ours']['top'])}"
+                f"/{len(case['ours']['top'])}")
         report["cases"][name] = case
         print(f"\n=== {name}: {len(frame)} rows x {frame.shape[1]} features, overall error rate {errors.mean():.4f}")
         for method in ("ours", "sliceline", "deepchecks"):
             print(f"  {method}: {case[method]['seconds']:.2f} s")
             for rank, finding in enumerate(case[method]["top"], start=1):
+                bound = f" (>= {finding['lift_at_least']:.2f})" if "lift_at_least" in finding else ""
                 again = (f" | replicated n={finding['replication']['size']:5d} lift={finding['replication']['lift']:.2f}"
                          if "replication" in finding else "")
                 print(f"    {rank}. n={finding['size']:6d} support={finding['support']:.3f} "
-                      f"error={finding['error_rate']:.3f} lift={finding['lift']:.2f}{again}  {finding['slice'][:80]}")
+                      f"error={finding['error_rate']:.3f} lift={finding['lift']:.2f}{bound}{again}  {finding['slice'][:80]}")
         for entry in evidence:
             where = (f"inside ours '{entry['inside'][:60]}' (n={entry['inside_size']}, lift {entry['inside_lift']:.2f}), "
                      f"worse than the rest of it: p = {entry['p_worse_than_the_rest']:.3g}" if entry["inside"]
@@ -379,7 +385,8 @@ def main(argv=None) -> int:
         if replication is not None:
             print(f"  replication ({case['replication']['what']}, overall error rate "
                   f"{case['replication']['overall_error_rate']:.4f}): sliceline's top slices matched by ours there: "
-                  f"{case['replication']['sliceline_slices_matched']}")
+                  f"{case['replication']['sliceline_slices_matched']}; our lift lower bounds held there: "
+                  f"{case['replication']['our_lower_bounds_held']}")
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     for case in report["cases"].values():  # the row lists served the comparison; the file keeps the figures
         for method in ("ours", "sliceline", "deepchecks"):

@@ -12,7 +12,7 @@ from materializers.html import escape, page, table
 from materializers.report_base import ReportMaterializer
 from steps.slices.report import SliceReport
 
-_COLUMNS = ["description", "size", "support", "errors", "error_rate", "lift", "adjusted_p_value"]
+_COLUMNS = ["description", "size", "support", "errors", "error_rate", "lift", "lift_lower_bound", "adjusted_p_value"]
 
 
 def _bar_chart(report: SliceReport) -> str:
@@ -50,12 +50,17 @@ def render_slice_report(report: SliceReport) -> str:
     )
     rows = [
         [i + 1, s.description, s.size, f"{s.support:.3f}", s.errors, f"{s.error_rate:.3f}", f"{s.lift:.2f}",
-         f"{s.adjusted_p_value:.2e}"]
+         "-" if s.lift_lower_bound is None else f"{s.lift_lower_bound:.2f}", f"{s.adjusted_p_value:.2e}"]
         for i, s in enumerate(report.slices)
     ]
     body = _bar_chart(report) + table(
-        ["#", "slice", "size", "support", "errors", "error rate", "lift", "adjusted p"], rows
+        ["#", "slice", "size", "support", "errors", "error rate", "lift", "lift at least", "adjusted p"], rows
     )
+    if report.slices:
+        body += (f"<p>Lift at least: a lower bound that holds for every candidate tested at once (Clopper-Pearson "
+                 f"at alpha {report.settings.get('alpha')} / {report.candidates_tested}). A slice reported for "
+                 "looking worst overstates its lift, the more so the smaller it is; this much of it survives "
+                 "the search.</p>")
     if report.notes:
         body += "".join(f"<p>{escape(note)}</p>" for note in report.notes)
     return page("Under-performing data slices", summary, body)

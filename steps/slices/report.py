@@ -18,6 +18,9 @@ class SliceFinding(BaseModel):
     lift: float
     p_value: float
     adjusted_p_value: float
+    # At least this lift, simultaneously for every candidate tested at the report's alpha (None in
+    # reports made before it was computed).
+    lift_lower_bound: Optional[float] = None
 
 
 class SliceReport(BaseModel):
@@ -61,6 +64,7 @@ def build_report(result, settings: Dict[str, Any], model_name: Optional[str] = N
                 lift=s.error_rate / overall if overall else 0.0,
                 p_value=s.p_value,
                 adjusted_p_value=s.adjusted_p_value,
+                lift_lower_bound=s.error_rate_lower_bound / overall if overall else 0.0,
             )
             for s in result.slices
         ],

@@ -31,6 +31,9 @@ regions of the feature space where a model errs much more often than overall. He
   without being significantly worse) is dropped. The report lists the (support, lift) Pareto
   frontier first: the slices no other slice beats on both size and error rate; where it is
   longer than ``max_slices``, the ones that together dominate the most area of that plane.
+- Each reported slice's error rate gets a lower bound that holds simultaneously for every
+  candidate tested (``error_rate_lower_bounds``): its lift, as measured, is inflated by having
+  been picked as the worst, and the bound says how much of it survives the search.
 
 Everything here is plain numpy/pandas/scipy/statsmodels, so it is tested without ZenML.
 """
@@ -77,6 +80,7 @@ class Candidate:
     p_value: float = 1.0
     adjusted_p_value: float = 1.0
     scan_statistic: float = 0.0
+    error_rate_lower_bound: float = 0.0  # simultaneous over all candidates tested: see error_rate_lower_bounds
 
     @property
     def error_rate(self) -> float:
@@ -493,6 +497,21 @@ def scan_statistic(sizes: np.ndarray, hits: np.ndarray, total: int, total_errors
     return np.where(worse, ratio, 0.0)
 
 
+def error_rate_lower_bounds(sizes: np.ndarray, hits: np.ndarray, alpha: float, tested: int) -> np.ndarray:
+    """One-sided Clopper-Pearson lower bounds of slices' error rates at level ``alpha / tested``.
+
+    A slice reported because it looked worst among thousands overstates its error rate, the more
+    so the smaller it is (on the churn model, a 66-customer slice at lift 2.0 has lift 1.2 on
+    independent errors). Bonferroni over every candidate tested makes the bounds hold for all
+    candidates at once, with probability at least 1 - ``alpha``, and so for the ones the search
+    picked, whatever picked them."""
+    from scipy.stats import beta
+
+    sizes, hits = np.asarray(sizes, dtype=float), np.asarray(hits, dtype=float)
+    bounds = beta.ppf(alpha / max(tested, 1), np.maximum(hits, 1), sizes - hits + 1)
+    return np.where(hits > 0, bounds, 0.0)
+
+
 def _test(candidates: List[Candidate], errors: np.ndarray, correction: str, min_lift: float,
           untested: int = 0) -> None:
     """One-sided Fisher exact p-values (hypergeometric upper tail), corrected over all candidates.
@@ -771,5 +790,9 @@ def find_slices(
     noise = {id(c) for c, ok in zip(pairs, _conditions_matter(masks, pairs, settings.alpha)) if not ok}
     kept = [c for c in kept if id(c) not in noise]
     result.slices = _select(masks, kept, errors, settings.max_slices, settings.max_overlap, strict_alpha)
+    bounds = error_rate_lower_bounds([c.size for c in result.slices], [c.errors for c in result.slices],
+                                     settings.alpha, result.candidates_tested)
+    for candidate, bound in zip(result.slices, bounds):
+        candidate.error_rate_lower_bound = float(bound)
     result.seconds = time.perf_counter() - started
     return result

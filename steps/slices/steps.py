@@ -42,5 +42,6 @@ def analyze_slices(
     mlflow.log_text(slices_csv(report), "slices/weak_slices.csv")
     for rank, finding in enumerate(report.slices[:5], start=1):
         mlflow.log_metric(f"weak_slice_{rank}_lift", finding.lift)
-        mlflow.set_tag(f"weak_slice_{rank}", f"{finding.description} (n={finding.size}, lift {finding.lift:.2f})"[:500])
+        mlflow.set_tag(f"weak_slice_{rank}", f"{finding.description} (n={finding.size}, lift {finding.lift:.2f}, "
+                                             f"at least {finding.lift_lower_bound:.2f})"[:500])
     return report

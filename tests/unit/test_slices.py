@@ -13,13 +13,15 @@ from steps.slices.search import (
     condition_mask,
     describe,
     error_indicator,
+    error_rate_lower_bounds,
     find_slices,
     scan_statistic,
 )
 from steps.slices.search import _numeric_candidates
 
 
-def planted(seed: int = 0, n: int = 5000):
+def planted_rates(seed: int = 0, n: int = 5000):
+    """A table, each row's planted error probability, and error flags drawn from it."""
     rng = np.random.default_rng(seed)
     frame = pd.DataFrame({
         "pressure": rng.uniform(0, 1, n),
@@ -31,7 +33,12 @@ def planted(seed: int = 0, n: int = 5000):
     rate[(frame.pressure >= 0.3) & (frame.pressure <= 0.5)] = 0.5
     rate[frame.valve == "c"] = np.maximum(rate[frame.valve == "c"], 0.3)
     rate[(frame.temperature > 75) & (frame.noise < -0.5)] = 0.8
-    return frame, rng.uniform(size=n) < rate
+    return frame, rate, rng.uniform(size=n) < rate
+
+
+def planted(seed: int = 0, n: int = 5000):
+    frame, _, errors = planted_rates(seed, n)
+    return frame, errors
 
 
 @pytest.fixture(scope="module")
@@ -185,6 +192,31 @@ def test_report_and_its_visualization(result) -> None:
     html = render_slice_report(report)
     assert "<svg" in html and "pressure in [0.3" in html and "m version 3" in html
     assert report.slices[0].lift == pytest.approx(report.slices[0].error_rate / found.overall_error_rate)
+    assert 1 < report.slices[0].lift_lower_bound < report.slices[0].lift and "lift at least" in html
+    assert report.slices[0].lift_lower_bound == pytest.approx(
+        found.slices[0].error_rate_lower_bound / found.overall_error_rate)
+
+
+def test_lower_bounds_are_exact_and_hold_for_the_slices_picked() -> None:
+    """The bound is the exact (Clopper-Pearson) one at the Bonferroni level over every candidate
+    tested, and it stays below each reported slice's planted error rate across searches (the
+    observed rates of the slices picked as worst are inflated; the bounds must not be)."""
+    from scipy.stats import binomtest
+
+    bounds = error_rate_lower_bounds(np.array([66, 773, 40]), np.array([33, 297, 0]), 0.05, 5470)
+    for bound, (k, n) in zip(bounds[:2], [(33, 66), (297, 773)]):
+        assert bound == pytest.approx(binomtest(k, n).proportion_ci(1 - 2 * 0.05 / 5470, "exact").low, rel=1e-9)
+    assert bounds[2] == 0.0
+    checked = 0
+    for seed in range(8):
+        frame, rate, errors = planted_rates(seed=10 + seed, n=3000)
+        found = find_slices(frame, errors, SliceSearchSettings(min_support=0.02))
+        for finding in found.slices:
+            mask = condition_mask(frame, finding.conditions)
+            assert finding.error_rate_lower_bound < finding.error_rate
+            assert finding.error_rate_lower_bound <= rate[mask].mean(), describe(finding.conditions)
+            checked += 1
+    assert checked >= 16
 
 
 def test_close_bounds_are_not_confused() -> None:
