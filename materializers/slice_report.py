@@ -16,7 +16,8 @@ _COLUMNS = ["description", "size", "support", "errors", "error_rate", "lift", "l
 
 
 def _bar_chart(report: SliceReport) -> str:
-    """Inline SVG: one bar per slice, its length the lift; the dashed line is lift 1 (overall)."""
+    """Inline SVG: one bar per slice, its length the lift, with a dark tick at the lift's lower
+    bound (how much of it survives the search); the dashed line is lift 1 (overall)."""
     if not report.slices:
         return ""
     width, label_width, row_height = 900, 420, 24
@@ -31,6 +32,10 @@ def _bar_chart(report: SliceReport) -> str:
             f'<rect x="{label_width}" y="{y + 4}" width="{finding.lift * scale:.1f}" height="{row_height - 8}" fill="#d64545"/>'
             f'<text x="{label_width + finding.lift * scale + 6:.1f}" y="{y + 16}" font-size="12">{finding.lift:.2f}x</text>'
         )
+        if finding.lift_lower_bound is not None:
+            x = label_width + finding.lift_lower_bound * scale
+            rows.append(f'<line class="lower-bound" x1="{x:.1f}" y1="{y + 2}" x2="{x:.1f}" y2="{y + row_height - 2}" '
+                        f'stroke="#1f2933" stroke-width="3"><title>at least {finding.lift_lower_bound:.2f}x</title></line>')
     height = len(report.slices) * row_height + 8
     baseline = label_width + scale
     return (

@@ -504,7 +504,8 @@ def error_rate_lower_bounds(sizes: np.ndarray, hits: np.ndarray, alpha: float, t
     so the smaller it is (on the churn model, a 66-customer slice at lift 2.0 has lift 1.2 on
     independent errors). Bonferroni over every candidate tested makes the bounds hold for all
     candidates at once, with probability at least 1 - ``alpha``, and so for the ones the search
-    picked, whatever picked them."""
+    picked, whatever picked them. (The overall rate it is compared with is taken as known: it is
+    measured on all rows.)"""
     from scipy.stats import beta
 
     sizes, hits = np.asarray(sizes, dtype=float), np.asarray(hits, dtype=float)

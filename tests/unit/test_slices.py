@@ -193,6 +193,7 @@ def test_report_and_its_visualization(result) -> None:
     assert "<svg" in html and "pressure in [0.3" in html and "m version 3" in html
     assert report.slices[0].lift == pytest.approx(report.slices[0].error_rate / found.overall_error_rate)
     assert 1 < report.slices[0].lift_lower_bound < report.slices[0].lift and "lift at least" in html
+    assert html.count('class="lower-bound"') == len(report.slices)
     assert report.slices[0].lift_lower_bound == pytest.approx(
         found.slices[0].error_rate_lower_bound / found.overall_error_rate)
 
