@@ -268,13 +268,13 @@ def _refine_ends(name: str, x: np.ndarray, errors: np.ndarray, total: int, total
     begins = positions(lows[start - 1], highs[start], "left") if start > 0 else None  # an open end stays open
     ends = positions(lows[stop], highs[stop + 1], "right") if stop < count - 1 else None
     begin_edges, end_edges = np.searchsorted(ordered, lows, "left"), np.searchsorted(ordered, highs, "right")
-    tried: set = set()  # intervals tried that the binned search does not already have
+    tried: List[np.ndarray] = []  # keys (begin * (rows + 1) + end) of the intervals the bins do not have
 
     def strongest(candidate_begins: np.ndarray, candidate_ends: np.ndarray, current: Tuple[int, int]) -> Tuple[int, int]:
         sizes = candidate_ends - candidate_begins
         usable = (sizes >= min_size) & ~((candidate_begins == 0) & (candidate_ends == rows))
         new = usable & ~(np.isin(candidate_begins, begin_edges) & np.isin(candidate_ends, end_edges))
-        tried.update(zip(candidate_begins[new].tolist(), candidate_ends[new].tolist()))
+        tried.append(candidate_begins[new].astype(np.int64) * (rows + 1) + candidate_ends[new])
         if not usable.any():
             return current
         hits = error_prefix[candidate_ends] - error_prefix[candidate_begins]
@@ -291,14 +291,15 @@ def _refine_ends(name: str, x: np.ndarray, errors: np.ndarray, total: int, total
             begin, end = strongest(np.full(len(moves), begin), moves, (begin, end))
         if (begin, end) == before:
             break
+    tried_count = len(np.unique(np.concatenate(tried))) if tried else 0
     if begin in begin_edges and end in end_edges:
-        return None, len(tried)
+        return None, tried_count
     condition: Condition = {"feature": name}
     if begins is not None:
         condition["low"] = float(ordered[begin])
     if ends is not None:
         condition["high"] = float(ordered[end - 1])
-    return Candidate((name,), [condition], end - begin, int(error_prefix[end] - error_prefix[begin])), len(tried)
+    return Candidate((name,), [condition], end - begin, int(error_prefix[end] - error_prefix[begin])), tried_count
 
 
 def _categorical_candidates(name: str, values: pd.Series, errors: np.ndarray) -> List[Candidate]:
