@@ -36,6 +36,20 @@ def _run(env: Dict[str, str], *arguments: str, timeout: int = 900) -> subprocess
                           capture_output=True, text=True, timeout=timeout)
 
 
+def _own_config(env: Dict[str, str], name: str) -> Dict[str, str]:
+    """``env`` with a copy of its client configuration, for a process that runs while others use
+    the original: every ZenML process rewrites its config file in place when it starts, so one
+    that reads it half-written falls back to the `default` stack and writes that back for all
+    (seen in CI: a run started next to a polling query went to the default stack)."""
+    original = Path(env["ZENML_CONFIG_PATH"])
+    copy = original.with_name(f"{original.name}-{name}")
+    copy.mkdir(exist_ok=True)
+    for config_file in ("config.yaml", "credentials.yaml"):
+        if (original / config_file).exists():
+            (copy / config_file).write_text((original / config_file).read_text())
+    return {**env, "ZENML_CONFIG_PATH": str(copy)}
+
+
 def _query(env: Dict[str, str], code: str) -> dict:
     """Run ``code`` (which sets ``result``) in a client process on the server; returns ``result``."""
     script = Path(env["ZENML_REPOSITORY_PATH"]) / "query.py"  # a file: ZenML needs a source root
@@ -352,8 +366,8 @@ def test_an_s3_outage_mid_run_fails_it_and_a_rerun_after_the_restart_completes(c
     # attempt per S3 request: botocore's default 5, with backoff, only delay the same failure
     # (about a minute on this run) and the test is about what the failure leaves behind.
     process = subprocess.Popen([sys.executable, "run.py", "training", "--config", str(INSURANCE_CONFIG), "--no-cache"],
-                               env={**client_env, "AWS_MAX_ATTEMPTS": "1"}, cwd=PROJECT_ROOT, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+                               env={**_own_config(client_env, "outage-run"), "AWS_MAX_ATTEMPTS": "1"},
+                               cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         run_name = None
         deadline = time.monotonic() + 300
@@ -363,6 +377,9 @@ def test_an_s3_outage_mid_run_fails_it_and_a_rerun_after_the_restart_completes(c
                 run_name = found["name"]
                 break
             time.sleep(2)
+        if not run_name and process.poll() is not None:
+            stdout, stderr = process.communicate()
+            pytest.fail(f"the run ended before reaching split_dataset:\n{stdout[-2000:]}\n{stderr[-3000:]}")
         assert run_name, "the run never reached split_dataset"
         control.stop("s3")
         stdout, stderr = process.communicate(timeout=600)
@@ -496,8 +513,9 @@ def test_churn_feature_engineering_and_training_on_the_services_stack(client_env
     runs = {}
     for pipeline in ("feature_engineering", "training"):
         with open(logs / f"churn_{pipeline}.out", "w") as out, open(logs / f"churn_{pipeline}.err", "w") as err:
-            runs[pipeline] = subprocess.Popen([sys.executable, "run.py", pipeline, "--config", churn_config], env=env,
-                                              cwd=PROJECT_ROOT, stdout=out, stderr=err, text=True)
+            runs[pipeline] = subprocess.Popen([sys.executable, "run.py", pipeline, "--config", churn_config],
+                                              env=_own_config(env, pipeline), cwd=PROJECT_ROOT, stdout=out, stderr=err,
+                                              text=True)
     try:
         for process in runs.values():
             process.wait(timeout=900)
