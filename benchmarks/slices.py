@@ -16,11 +16,12 @@ All three methods get the same rows, features and error flags (1 = the model err
 
 For each method it prints the runtime (median of up to 5 timed runs; deepchecks: one) and the
 top 5 slices (size, error rate, lift = slice error rate / overall error rate), and checks the
-target: our top slices at least as strong as sliceline's, meaning each sliceline top-5 slice is
-matched by one of ours with at least its lift at equal or larger support, and our search faster
-than sliceline's. For each sliceline slice that none of ours matches, it also asks whether
-that slice lies inside one of ours and is significantly worse than the rest of it (one-sided
-Fisher): if not, it is a lucky part of a slice we report, not a stronger slice.
+target: our top slices at least as strong as sliceline's, and our search faster than sliceline's.
+"As strong" is checked two ways. In the letter: each sliceline top-5 slice is matched by one of
+ours with at least its lift at equal or larger support. Within noise (the reading this project
+takes, docs/decisions.md): the same, except that a sliceline slice lying inside one of ours and
+not significantly worse than the rest of it (one-sided Fisher, Bonferroni over the unmatched
+ones) also counts as matched: it is a lucky part of a slice we report, not a stronger slice.
 Where independent errors exist (churn: out-of-fold errors of the same pipeline on the training
 customers; synthetic: a fresh draw), every top slice is counted again there and the comparison
 repeated on those counts: a slice's lift on the rows it was picked on overstates it.
@@ -319,6 +320,15 @@ def refinement_evidence(ours: list, theirs: list, errors: np.ndarray) -> list:
     return evidence
 
 
+def matched_within_noise(ours: list, evidence: list, theirs: list, alpha: float = 0.05) -> int:
+    """How many of their slices are matched (``dominates``) or, if not, lie inside one of ours
+    without being significantly worse than the rest of it (``refinement_evidence``; one-sided
+    Fisher, Bonferroni over the unmatched ones): a lucky part of a slice we report, whose extra
+    lift the rows cannot tell from noise, is not a stronger slice."""
+    lucky_parts = sum(e["inside"] is not None and e["p_worse_than_the_rest"] > alpha / len(evidence) for e in evidence)
+    return matched(ours, theirs) + lucky_parts
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", nargs="+", choices=sorted(CASES), default=["skab", "churn", "synthetic"])
@@ -345,13 +355,18 @@ def main(argv=None) -> int:
         theirs = case["sliceline"]["top"]
         evidence = refinement_evidence(case["ours"]["top"], theirs, errors)
         case["unmatched_sliceline_slices"] = evidence
+        strictly = matched(case["ours"]["top"], theirs)
+        within_noise = matched_within_noise(case["ours"]["top"], evidence, theirs)
         case["target"] = {
-            "sliceline_slices_matched": f"{matched(case['ours']['top'], theirs)}/{len(theirs)}",
-            "as_strong_as_sliceline": matched(case["ours"]["top"], theirs) == len(theirs),
-            # Every unmatched one lies inside one of ours and is not significantly worse there
-            # (one-sided Fisher, Bonferroni over the unmatched ones): a lucky part, not a stronger slice.
-            "unmatched_are_insignificant_refinements": all(
-                e["inside"] is not None and e["p_worse_than_the_rest"] > 0.05 / len(evidence) for e in evidence),
+            # The target's letter: each of their slices has one of ours with at least its lift at
+            # equal or larger support. It can be lost by a lucky 0.01 of lift (see README).
+            "sliceline_slices_matched": f"{strictly}/{len(theirs)}",
+            "as_strong_as_sliceline": strictly == len(theirs),
+            # The reading this project takes (docs/decisions.md): the same, except that a slice of
+            # theirs lying inside one of ours and not significantly worse than the rest of it counts
+            # as matched, since its extra lift cannot be told from noise on these rows.
+            "sliceline_slices_matched_within_noise": f"{within_noise}/{len(theirs)}",
+            "as_strong_within_noise": within_noise == len(theirs),
             "faster_than_sliceline": case["ours"]["seconds"] < case["sliceline"]["seconds"],
         }
         if replication is not None:
