@@ -54,18 +54,39 @@ def open_visualization(page, artifact_node: str):
     return page.frame_locator("iframe[title='Secure HTML Content']")
 
 
+def open_run_artifact(page, run_url: str, step: str, artifact: str, heading: str):
+    """Open a run's page, fit its DAG, and open the HTML visualization of ``step``'s output
+    ``artifact`` until ``heading`` shows; returns the visualization's frame."""
+    page.goto(run_url, wait_until="networkidle")
+    SCREENSHOT_DIR.mkdir(exist_ok=True)
+    page.wait_for_selector(f"[data-id='step/{step}']", timeout=60_000)
+    page.get_by_role("button", name="Fit view").click()
+    frame = open_visualization(page, f"{step}/outputs/step_output/{artifact}")
+    frame.get_by_text(heading).first.wait_for(timeout=60_000)
+    return frame
+
+
 def check_data_run_eda(page, run_url: str, screenshot_prefix: str) -> int:
     """The data pipeline's run page shows its EDA report with every chart rendered; returns the
     number of charts the browser loaded."""
-    page.goto(run_url, wait_until="networkidle")
-    SCREENSHOT_DIR.mkdir(exist_ok=True)
-    page.wait_for_selector("[data-id='step/explore_data']", timeout=60_000)
-    page.get_by_role("button", name="Fit view").click()
-    frame = open_visualization(page, "explore_data/outputs/step_output/eda_report")
-    frame.get_by_text("Permutation importance").first.wait_for(timeout=60_000)
+    frame = open_run_artifact(page, run_url, "explore_data", "eda_report", "Permutation importance")
     loaded = frame.locator("img").evaluate_all("images => images.filter(i => i.complete && i.naturalWidth > 0).length")
     page.screenshot(path=str(SCREENSHOT_DIR / f"{screenshot_prefix}-eda-report.png"), full_page=True)
     return loaded
+
+
+def check_slice_report(page, run_url: str, screenshot_prefix: str, report) -> None:
+    """The run's slice report (``report``, the artifact loaded through the client) opens from its
+    DAG as a table sorted as the report is and a lift bar chart: one row, one bar and one
+    lower-bound tick per slice."""
+    frame = open_run_artifact(page, run_url, "analyze_slices", "slice_report", "Under-performing data slices")
+    page.screenshot(path=str(SCREENSHOT_DIR / f"{screenshot_prefix}-slice-report.png"), full_page=True)
+    rows = frame.locator("table tbody tr")
+    assert rows.count() == len(report.slices)
+    assert frame.locator("svg rect").count() == len(report.slices)
+    assert frame.locator("svg line.lower-bound").count() == len(report.slices)
+    assert rows.locator("td:nth-child(7)").all_inner_texts() == [f"{s.lift:.2f}" for s in report.slices]
+    assert report.slices[0].description in rows.first.inner_text()
 
 
 def screenshot_path(name: str) -> Path:

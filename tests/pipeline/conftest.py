@@ -80,6 +80,15 @@ def stocks_run(local_stack):
 
 
 @pytest.fixture(scope="session")
+def skab_run(local_stack):
+    """The SKAB training run of configs/skab.yaml, on the shipped copy of the benchmark (data/skab)."""
+    from core.config import load_config
+    from core.launch import run_training
+
+    return run_training(load_config(PROJECT_ROOT / "configs" / "skab.yaml"))
+
+
+@pytest.fixture(scope="session")
 def housing_data_run(local_stack):
     """The housing data pipeline (EDA) on the shipped table."""
     from core.config import load_config

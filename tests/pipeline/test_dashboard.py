@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.dashboard_checks import check_data_run_eda, check_training_run_page
+from tests.dashboard_checks import check_data_run_eda, check_slice_report, check_training_run_page
 
 pytestmark = pytest.mark.pipeline
 
@@ -29,7 +29,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def dashboard(session_dir: Path, trained_run):
+def dashboard(session_dir: Path, trained_run, skab_run):  # the runs it shows are stored before it starts
     from zenml.config.global_config import GlobalConfiguration
 
     port = _free_port()
@@ -90,3 +90,12 @@ def test_the_housing_eda_charts_render_on_the_data_run_page(dashboard, browser, 
     page = browser.new_page(viewport={"width": 1800, "height": 1100})
     loaded = check_data_run_eda(page, f"{dashboard}/projects/default/runs/{housing_data_run.id}", "dashboard")
     assert loaded == len(charts) >= 7
+
+
+def test_the_skab_slice_report_renders_in_the_dashboard(dashboard, browser, skab_run) -> None:
+    from zenml.client import Client
+
+    report = Client().get_pipeline_run(skab_run.id).steps["analyze_slices"].outputs["slice_report"][0].load()
+    assert report.slices, "SKAB's test experiments have weak slices to show"
+    page = browser.new_page(viewport={"width": 1800, "height": 1100})
+    check_slice_report(page, f"{dashboard}/projects/default/runs/{skab_run.id}", "dashboard-skab", report)

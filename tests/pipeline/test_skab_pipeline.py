@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from core.config import RunConfig, load_config
+from core.config import RunConfig
 from core.launch import PipelineFailed, run_training
 from steps.evaluate.metrics import classification_metrics
 from tests.conftest import PROJECT_ROOT
@@ -28,11 +28,6 @@ def _client():
 
 def _output(run, step: str, name: str):
     return _client().get_pipeline_run(run.id).steps[step].outputs[name][0].load()
-
-
-@pytest.fixture(scope="module")
-def skab_run(local_stack):
-    return run_training(load_config(SKAB_CONFIG))
 
 
 def test_split_is_by_experiment(skab_run) -> None:
