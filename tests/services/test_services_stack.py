@@ -376,7 +376,7 @@ def test_an_s3_outage_mid_run_fails_it_and_a_rerun_after_the_restart_completes(c
             if found["name"] != before and "split_dataset" in found["done"]:
                 run_name = found["name"]
                 break
-            time.sleep(2)
+            time.sleep(5)  # each query is a client process of its own; the run needs the cores more
         if not run_name and process.poll() is not None:
             stdout, stderr = process.communicate()
             pytest.fail(f"the run ended before reaching split_dataset:\n{stdout[-2000:]}\n{stderr[-3000:]}")
