@@ -54,11 +54,12 @@ stack: setup
 	$(PY) -m stacks.register local --activate
 
 # requirements-kubernetes.txt is the cloud template's optional extra; the tests validate that
-# template, so the shared venv has it too. --no-compile: pip would byte-compile every module of
-# 1.9 GB of packages (a minute on 2 cores); Python compiles the ones a run imports, once.
+# template, so the shared venv has it too. pip byte-compiles at install (about a minute): where
+# PYTHONDONTWRITEBYTECODE is set, as on this project's CI machines, nothing else would, and every
+# process would compile what it imports again (tried: the suite ran minutes slower).
 $(INSTALLED): requirements.txt requirements-kubernetes.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-compile -r requirements.txt -r requirements-kubernetes.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-kubernetes.txt
 	@touch $@
 
 .zen: | $(INSTALLED)
