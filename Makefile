@@ -17,18 +17,19 @@ export DO_NOT_TRACK := 1
 export OMP_NUM_THREADS := 1
 export OMP_WAIT_POLICY := PASSIVE
 
-.PHONY: run test setup stack browser clean-state bench-slices services-up services-down
+.PHONY: run test setup stack browser clean-state bench-slices services-up services-down containers-up containers-down
 
 run: stack
 	$(PY) run.py seed --config $(CONFIG)
 	$(PY) run.py training --config $(CONFIG)
 
-# The services stack's servers run for the suite and are stopped after it (their state stays in
-# state/services). Where they cannot start, their tests skip, unless MLOPS_REQUIRE_SERVICES=1
-# (.ci/run sets it), which makes them fail instead.
+# The services stack's servers and the containers stack's engine run for the suite and are
+# stopped after it (their state stays in state/services and state/containers; the images stay in
+# podman's store, so a second run builds nothing). Where they cannot start, their tests skip,
+# unless MLOPS_REQUIRE_SERVICES=1 (.ci/run sets it), which makes them fail instead.
 test: setup browser
-	@PYTHON=$(PY) stacks/services/up --no-login || [ "$${MLOPS_REQUIRE_SERVICES:-0}" != 1 ]
-	@status=0; $(PY) -m pytest || status=$$?; PYTHON=$(PY) stacks/services/down; exit $$status
+	@PYTHON=$(PY) stacks/containers/up --no-login || [ "$${MLOPS_REQUIRE_SERVICES:-0}" != 1 ]
+	@status=0; $(PY) -m pytest || status=$$?; PYTHON=$(PY) stacks/containers/down; PYTHON=$(PY) stacks/services/down; exit $$status
 
 # The production-like stack on this machine (stacks/services/control.py): start, log the ZenML
 # client in and register the stacks; then `zenml stack set services` or `zenml stack set local`.
@@ -36,6 +37,15 @@ services-up: setup
 	PYTHON=$(PY) stacks/services/up
 
 services-down:
+	PYTHON=$(PY) stacks/services/down
+
+# Every step in its own container (stacks/containers/control.py): the services stack's servers,
+# podman, a local registry, the images, and the `containers` stack; then `zenml stack set containers`.
+containers-up: setup
+	PYTHON=$(PY) stacks/containers/up
+
+containers-down:
+	PYTHON=$(PY) stacks/containers/down
 	PYTHON=$(PY) stacks/services/down
 
 # The dashboard test drives Debian's chromium (playwright cannot download a browser here).
@@ -53,13 +63,12 @@ setup: $(INSTALLED) .zen
 stack: setup
 	$(PY) -m stacks.register local --activate
 
-# requirements-kubernetes.txt is the cloud template's optional extra; the tests validate that
-# template, so the shared venv has it too. pip byte-compiles at install (about a minute): where
+# pip byte-compiles at install (about a minute): where
 # PYTHONDONTWRITEBYTECODE is set, as on this project's CI machines, nothing else would, and every
 # process would compile what it imports again (tried: the suite ran minutes slower).
-$(INSTALLED): requirements.txt requirements-kubernetes.txt
+$(INSTALLED): requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-kubernetes.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	@touch $@
 
 .zen: | $(INSTALLED)

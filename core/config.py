@@ -795,12 +795,65 @@ class ModelSpec(StrictModel):
     ethics: Optional[str] = None
 
 
+def _zenml_settings(kind: str, value: Dict[str, Any]) -> Dict[str, Any]:
+    """``value`` checked by ZenML's own settings class for ``kind``. Those classes accept (or
+    ignore) unknown keys, so a typo would pass silently: here it is an error naming the key."""
+    from pydantic import BaseModel as PydanticModel
+    from zenml.config import DockerSettings, ResourceSettings
+
+    model = {"docker": DockerSettings, "resources": ResourceSettings}[kind]
+
+    def unknown_keys(cls, data: Dict[str, Any], where: str) -> List[str]:
+        found = []
+        for key, item in data.items():
+            field = cls.model_fields.get(key)
+            if field is None:
+                found.append(f"{where}{key}")
+                continue
+            nested = getattr(field.annotation, "__args__", (field.annotation,))
+            nested = [t for t in nested if isinstance(t, type) and issubclass(t, PydanticModel)]
+            # A model that takes extra keys by design (DockerBuildOptions: any build CLI flag) is not checked.
+            if nested and isinstance(item, dict) and nested[0].model_config.get("extra") != "allow":
+                found += unknown_keys(nested[0], item, f"{where}{key}.")
+        return found
+
+    unknown = unknown_keys(model, value, "")
+    if unknown:
+        raise ValueError(f"unknown {kind} setting(s) {unknown} (ZenML's {model.__name__} has no such field)")
+    model.model_validate(value)  # types and ZenML's own rules; its error names the field
+    return value
+
+
+class SettingsSpec(StrictModel):
+    """ZenML settings of a run or a step: ``docker`` (DockerSettings, over the project's own in
+    ``core/images.py``) and ``resources`` (ResourceSettings: what an orchestrator that schedules
+    on resources, such as Kubernetes, reserves for a step; the local orchestrators ignore it)."""
+
+    docker: Dict[str, Any] = Field(default_factory=dict)
+    resources: Dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("docker", "resources")
+    @classmethod
+    def _check_with_zenml(cls, value: Dict[str, Any], info) -> Dict[str, Any]:
+        return _zenml_settings(info.field_name, value) if value else value
+
+    def for_zenml(self) -> Dict[str, Any]:
+        return {kind: value for kind, value in (("docker", self.docker), ("resources", self.resources)) if value}
+
+
+class StepSpec(StrictModel):
+    """Settings for one step of the pipelines, by the step's name (``steps: {name: {settings: ...}}``)."""
+
+    settings: SettingsSpec = Field(default_factory=SettingsSpec)
+
+
 class RunConfig(StrictModel):
     """A whole config file."""
 
     model: ModelSpec
     parameters: UseCaseParameters
-    settings: Dict[str, Any] = Field(default_factory=dict)
+    settings: SettingsSpec = Field(default_factory=SettingsSpec)
+    steps: Dict[str, StepSpec] = Field(default_factory=dict)
     enable_cache: Optional[bool] = None
 
 

@@ -2,6 +2,13 @@
 the tests and the benchmarks). A value the user has already set always wins."""
 
 import os
+from pathlib import Path
+from typing import Dict
+
+
+# Not core.paths: importing it here would fix its STATE_DIR before a caller (the tests) sets
+# MLOPS_STATE_DIR.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 # Telemetry off: every tool here would otherwise phone home, and on a machine without internet
 # those calls stall.
@@ -30,7 +37,27 @@ MLFLOW_TRANSFERS = {
 }
 
 
+# The `containers` stack's podman engine (stacks/containers), once `make containers-up` has
+# started it. Not under MLOPS_STATE_DIR: one engine serves the project's runs and its tests.
+ENGINE_DIR = Path(os.environ.get("MLOPS_CONTAINERS_DIR", PROJECT_ROOT / "state" / "containers")).resolve()
+ENGINE_SOCKET = ENGINE_DIR / "podman.sock"
+
+
+def container_engine_environment() -> Dict[str, str]:
+    """How ZenML reaches that engine: its image builder runs podman's CLI (ZENML_CONTAINER_ENGINE),
+    the local_docker orchestrator its Docker-compatible socket (DOCKER_HOST), and both take the
+    project's own podman configuration, registry list and registry logins, never the machine's."""
+    return {
+        "ZENML_CONTAINER_ENGINE": "podman",
+        "DOCKER_HOST": f"unix://{ENGINE_SOCKET}",
+        "CONTAINERS_CONF": str(PROJECT_ROOT / "stacks" / "containers" / "containers.conf"),
+        "CONTAINERS_REGISTRIES_CONF": str(ENGINE_DIR / "registries.conf"),
+        "REGISTRY_AUTH_FILE": str(ENGINE_DIR / "auth.json"),
+    }
+
+
 def set_process_defaults() -> None:
-    for defaults in (TELEMETRY_OFF, THREADS, MLFLOW_TRANSFERS):
+    engine = container_engine_environment() if ENGINE_SOCKET.exists() else {}
+    for defaults in (TELEMETRY_OFF, THREADS, MLFLOW_TRANSFERS, engine):
         for name, value in defaults.items():
             os.environ.setdefault(name, value)

@@ -26,6 +26,8 @@ class PipelineFailed(RuntimeError):
 
 
 NO_ERROR = "no error recorded"
+# How ZenML's container engines report a failed `docker build` / `podman build`.
+IMAGE_BUILD_FAILED = "Failed to build image"
 
 
 def _failure_message(info) -> str:
@@ -55,6 +57,9 @@ def _raise_run_failure(pipeline_name: str, error: Exception, previous_run_id) ->
     from zenml.client import Client
     from zenml.enums import ExecutionStatus
 
+    if str(error).startswith(IMAGE_BUILD_FAILED):
+        raise LaunchError(f"the step image could not be built, no step was run: {error} (the build's own "
+                          "output above says why)") from error
     latest = _latest_run_id(pipeline_name)
     if latest is None or latest == previous_run_id:
         raise error
@@ -158,6 +163,8 @@ def stack_problems() -> List[str]:
     except Exception as exc:  # any failure to list the store's root is the user's to see, named
         problems.append(f"artifact store '{store.name}' ({store.path}) refused or did not answer: "
                         f"{type(exc).__name__}: {_mask_secrets(str(exc), store)}")
+    if stack.orchestrator.flavor == "local_docker":
+        problems += container_engine_problems()
     tracker = stack.experiment_tracker
     uri = tracker.get_tracking_uri() if tracker is not None and tracker.flavor == "mlflow" else ""
     if uri.startswith(("http://", "https://")):
@@ -171,6 +178,26 @@ def stack_problems() -> List[str]:
         if not healthy:
             problems.append(f"experiment tracker '{tracker.name}' at {uri} is not reachable: {reason}")
     return problems
+
+
+def container_engine_problems() -> List[str]:
+    """The Docker API that the local_docker orchestrator starts step containers through answers
+    (podman's, from `stacks/containers/up`, or a Docker engine's)."""
+    import os
+
+    import docker
+
+    where = os.environ.get("DOCKER_HOST", "the default Docker socket")
+    try:
+        client = docker.from_env(timeout=10)
+        try:
+            client.ping()
+        finally:
+            client.close()
+    except Exception as exc:  # DockerException and connection errors: either way no engine to run steps
+        return [f"the container engine at {where} does not answer ({type(exc).__name__}: {str(exc)[:200]}): start it "
+                "with `stacks/containers/up` (podman), or start Docker"]
+    return []
 
 
 def _mask_secrets(text: str, component) -> str:
@@ -220,15 +247,49 @@ def _model(config: RunConfig, version: Optional[str] = None):
     )
 
 
+def project_step_names(config: RunConfig) -> List[str]:
+    """What a config's ``steps:`` may name: every step of the project's pipelines, and each
+    candidate's training step (``train_<candidate>``)."""
+    import importlib
+    import pkgutil
+
+    import steps
+    from zenml.steps import BaseStep
+
+    from pipelines.training import candidate_step
+
+    names = {candidate_step(candidate.name) for candidate in config.parameters.training.candidates}
+    for stage in pkgutil.iter_modules(steps.__path__):
+        module = importlib.import_module(f"steps.{stage.name}.steps")
+        names.update(item.name for item in vars(module).values() if isinstance(item, BaseStep))
+    return sorted(names)
+
+
+def check_step_settings(config: RunConfig) -> None:
+    """A ``steps:`` entry names a step of the pipelines; ZenML would only warn and ignore it."""
+    known = project_step_names(config)
+    unknown = sorted(set(config.steps) - set(known))
+    if unknown:
+        raise ConfigError(f"steps: {unknown} name no step of the pipelines (the steps are: {', '.join(known)})")
+
+
 def _options(config: RunConfig, pipeline_name: str, enable_cache: Optional[bool], tags: Sequence[str] = (),
              schedule=None) -> Dict[str, Any]:
-    settings = {"experiment_tracker": {"experiment_name": config.model.name}, **config.settings}
+    from zenml.client import Client
+
+    from core.images import docker_settings
+
+    check_step_settings(config)
+    settings = {"experiment_tracker": {"experiment_name": config.model.name}, **config.settings.for_zenml(),
+                "docker": docker_settings(config.settings.docker, Client().active_stack_model.labels)}
     cache = config.enable_cache if enable_cache is None else enable_cache
     options: Dict[str, Any] = {
         "run_name": f"{config.parameters.use_case}_{pipeline_name}_{{date}}_{{time}}",
         "settings": settings,
         "tags": [config.parameters.use_case, pipeline_name, *tags],
     }
+    if config.steps:
+        options["steps"] = {name: {"settings": step.settings.for_zenml()} for name, step in config.steps.items()}
     if cache is not None:
         options["enable_cache"] = cache
     if schedule is not None:

@@ -15,6 +15,11 @@ from steps.slices.steps import analyze_slices
 from steps.train.steps import train_candidate
 
 
+def candidate_step(name: str) -> str:
+    """The step id of the candidate ``name`` (``train_<name>``): a config's ``steps:`` may use it."""
+    return f"train_{name}"
+
+
 @pipeline(substitutions={"data_role": "training"}, on_failure=report_failure)
 def training(params: UseCaseParameters, dataset_version: Optional[int] = None) -> None:
     """``dataset_version``: train on that stored version of the raw data instead of extracting."""
@@ -27,7 +32,7 @@ def training(params: UseCaseParameters, dataset_version: Optional[int] = None) -
     for candidate in params.training.candidates:
         model, evaluation = train_candidate(
             train_data, test_data, preprocessor, features, target=target, task=task, candidate=candidate,
-            id=f"train_{candidate.name}", **tuning,
+            id=candidate_step(candidate.name), **tuning,
         )
         models.append(model)
         evaluations.append(evaluation)

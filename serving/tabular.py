@@ -26,7 +26,7 @@ from core.config import ColumnSpec, RunConfig
 from serving.details import Problem
 from serving.model_source import LoadedModel, NoProductionModel
 from steps.prepare.engineering import engineer
-from steps.store.feature_store import tabular_view
+from steps.store.feature_store import repository, tabular_view
 
 
 PREDICT_ERRORS = {400: {"model": Problem, "description": "the body could not be read (not UTF-8 JSON)"},
@@ -145,7 +145,7 @@ class OnlineFeatures:
                 feature_store = Client().active_stack.feature_store
                 if feature_store is None:
                     raise HTTPException(status_code=404, detail="the active stack has no feature store")
-                self._store = FeatureStore(repo_path=feature_store.config.feast_repo)
+                self._store = FeatureStore(repo_path=repository(feature_store.config))
         values = self._store.get_online_features(entity_rows=[{self.view.entity: key}],
                                                  features=self.view.references()).to_dict()
         if all(values[name][0] is None for name in self.view.feature_names):

@@ -1,6 +1,6 @@
 """Register a stack from its YAML definition in ``stacks/``, idempotently.
 
-``python -m stacks.register local [--activate]``, or ``services``, or ``templates/kubernetes``
+``python -m stacks.register local [--activate]``, or ``services``, ``containers``, ``templates/kubernetes``
 
 Components that already exist with the same flavor and configuration are reused; a component
 whose configuration differs (for example the artifact-store path of another clone) is updated
@@ -27,9 +27,10 @@ def fill_placeholders(text: str, state_dir: Path) -> str:
     """``{name}`` placeholders get this machine's values (``stacks/services/settings.py``),
     ``{env:NAME|default}`` ones the environment's (the cloud templates); ``{{secret.key}}``
     references are left for ZenML to resolve when a component is used."""
+    from stacks.containers.settings import substitutions as container_values
     from stacks.services.settings import substitutions
 
-    for name, value in substitutions(state_dir).items():
+    for name, value in {**substitutions(state_dir), **container_values()}.items():
         text = re.sub(r"(?<!\{)\{" + name + r"\}(?!\})", value.replace("\\", "\\\\"), text)
     return re.sub(r"(?<!\{)\{env:([A-Z0-9_]+)\|([^}]*)\}(?!\})",
                   lambda match: os.environ.get(match.group(1), match.group(2)), text)
@@ -42,28 +43,34 @@ def load_definition(name: str, state_dir: Path = STATE_DIR) -> Dict[str, Any]:
         known += sorted(f"templates/{p.stem}" for p in (STACKS_DIR / "templates").glob("*.yaml"))
         raise SystemExit(f"no stack definition {path}; known: {known}")
     definition = yaml.safe_load(fill_placeholders(path.read_text(), state_dir))
+    base = definition.pop("extends", None)
+    if base is not None:  # the base's components, with this definition's added or replaced
+        definition["components"] = {**load_definition(base, state_dir)["components"], **definition["components"]}
     for component in definition["components"].values():
         component.setdefault("configuration", {})
     return definition
 
 
 def write_feast_repo(spec: Dict[str, Any], state_dir: Path) -> None:
-    """A Feast feature store needs its repository (feature_store.yaml) on disk before use."""
+    """A Feast feature store needs its repository (feature_store.yaml) on disk before use; a
+    ``feast_portable`` one also carries the file's text, for steps that run elsewhere."""
+    from steps.store.feature_store import write_repository
+
     template = spec.pop("repo_definition", None)
     if template is None:
         return
-    repo = Path(spec["configuration"]["feast_repo"])
-    repo.mkdir(parents=True, exist_ok=True)
     text = fill_placeholders((STACKS_DIR / template).read_text(), state_dir)
-    target = repo / "feature_store.yaml"
-    if not target.is_file() or target.read_text() != text:
-        target.write_text(text)
-        print(f"  ~ feast repository {target}")
+    if spec["flavor"] == "feast_portable":
+        spec["configuration"]["repo_definition"] = text
+    repo = Path(spec["configuration"]["feast_repo"])
+    if write_repository(repo, text):
+        print(f"  ~ feast repository {repo / 'feature_store.yaml'}")
 
 
 # The project's own flavors, registered with any stack so that their components can be added
 # with the plain zenml CLI (for example `zenml alerter register team_alerts --flavor webhook ...`).
-PROJECT_FLAVORS = {"alerter": "stacks.alerters.WebhookAlerterFlavor"}
+PROJECT_FLAVORS = {"alerter": "stacks.alerters.WebhookAlerterFlavor",
+                   "feature_store": "stacks.feature_stores.PortableFeastFlavor"}
 
 
 def ensure_flavor(client, kind: str, source: str) -> None:
@@ -119,18 +126,24 @@ def register(name: str, activate: bool, state_dir: Path = STATE_DIR) -> None:
         kind: _ensure_component(client, kind, spec).id for kind, spec in definition["components"].items()
     }
     stack_name = definition["name"]
+    labels, secrets = definition.get("labels", {}), definition.get("secrets", [])
     try:
         stack = client.get_stack(stack_name, allow_name_prefix_match=False)
         have = {str(kind.value): members[0].id for kind, members in stack.components.items()}
-        if {kind: have.get(kind) for kind in components} != components:  # components added by hand stay
-            print(f"  ~ stack '{stack_name}': updating its components")
-            client.update_stack(name_id_or_prefix=stack.id,
+        # Components, labels and secrets added by hand stay.
+        new_labels = {k: v for k, v in labels.items() if (stack.labels or {}).get(k) != v}
+        attached = set(stack.secrets)
+        new_secrets = [name for name in secrets
+                       if client.get_secret(name, allow_partial_name_match=False).id not in attached]
+        if {kind: have.get(kind) for kind in components} != components or new_labels or new_secrets:
+            print(f"  ~ stack '{stack_name}': updating its components, labels and secrets")
+            client.update_stack(name_id_or_prefix=stack.id, labels=new_labels or None, add_secrets=new_secrets or None,
                                 component_updates={StackComponentType(k): [v] for k, v in components.items()})
         else:
             print(f"  = stack '{stack_name}'")
     except KeyError:
         print(f"  + stack '{stack_name}'")
-        client.create_stack(name=stack_name, components=components)
+        client.create_stack(name=stack_name, components=components, labels=labels or None, secrets=secrets or None)
     if activate:
         client.activate_stack(stack_name)
         print(f"active stack: {stack_name}")

@@ -146,7 +146,7 @@ def prepare_postgres(credentials: Dict[str, str]) -> None:
     connection = psycopg2.connect(host=cfg.HOST, port=cfg.PORTS.postgres, user="postgres", dbname="postgres")
     connection.autocommit = True
     with connection.cursor() as cursor:
-        for database in (cfg.database(purpose, credentials) for purpose in ("mlflow", "mlflow_auth", "feast")):
+        for database in (cfg.database(purpose, credentials) for purpose in ("mlflow", "mlflow_auth", "feast", "sources")):
             cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,))
             if cursor.fetchone() is None:
                 cursor.execute(f'CREATE DATABASE "{database}"')

@@ -45,7 +45,7 @@ S3_ENDPOINT = f"http://{HOST}:{PORTS.s3}"
 MLFLOW_URI = f"http://{HOST}:{PORTS.mlflow}"
 ARTIFACT_BUCKET = "zenml-artifacts"
 MLFLOW_BUCKET = "mlflow-artifacts"
-DATABASES = ("zenml", "mlflow", "mlflow_auth", "feast")
+DATABASES = ("zenml", "mlflow", "mlflow_auth", "feast", "sources")
 REDIS_DB = 3  # the services stack's Feast online store; other Redis users keep db 0
 ADMIN = "admin"
 SERVICE_ACCOUNT = "mlops-client"
@@ -108,6 +108,7 @@ def load_credentials(create: bool = False) -> Dict[str, str]:
         "aws_secret_access_key": lambda: secrets.token_urlsafe(30),
         "mlflow_admin_password": lambda: secrets.token_urlsafe(18),
         "mlflow_flask_secret": lambda: secrets.token_hex(32),  # CSRF tokens of the basic-auth app
+        "registry_password": lambda: secrets.token_urlsafe(18),  # the containers stack's image registry
     }
     missing = {name: make() for name, make in wanted.items() if name not in stored}
     if missing:

@@ -36,6 +36,37 @@ class FeatureStoreError(RuntimeError):
     """The feature store is missing what a pipeline needs from it; the message says what."""
 
 
+# ---------------------------------------------------------------- the repository
+def write_repository(folder: Path, definition: str) -> bool:
+    """Write ``feature_store.yaml`` into ``folder`` unless it already holds exactly that text;
+    returns whether it wrote. Replaced atomically: another process may be opening the store."""
+    target = folder / "feature_store.yaml"
+    if target.is_file() and target.read_text() == definition:
+        return False
+    folder.mkdir(parents=True, exist_ok=True)
+    staged = folder / f".feature_store.yaml.{os.getpid()}"
+    staged.write_text(definition)
+    staged.replace(target)
+    return True
+
+
+def repository(feature_store_config) -> str:
+    """The Feast repository of a stack's feature store component, ready to open.
+
+    A ``feast_portable`` component (stacks/feature_stores.py) carries its ``feature_store.yaml``
+    and is written where the step runs (a container or a pod has no copy of this machine's
+    folders); a ``feast`` component's folder must already be there."""
+    folder = Path(feature_store_config.feast_repo)
+    definition = getattr(feature_store_config, "repo_definition", None)
+    if definition is not None:
+        write_repository(folder, definition)
+    elif not (folder / "feature_store.yaml").is_file():
+        raise FeatureStoreError(
+            f"the Feast repository {folder} has no feature_store.yaml where this step runs; a step in a container "
+            "or pod needs a feature store that carries its repository (flavor feast_portable, stacks/feature_stores.py)")
+    return str(folder)
+
+
 # ---------------------------------------------------------------- views from configs
 def source_label(source: SourceSpec) -> str:
     """Where a use case's values come from, for the registry's readers: kind and table or file,

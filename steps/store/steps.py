@@ -18,13 +18,15 @@ from core.config import FeatureTableSpec, FeatureViewSpec, SchemaSpec
 
 
 def _feast_repo() -> str:
-    """The active stack's Feast repository (its feature store component's ``feast_repo``)."""
+    """The active stack's Feast repository, written here first where the component carries it."""
     from zenml.client import Client
+
+    from steps.store.feature_store import repository
 
     feature_store = Client().active_stack.feature_store
     if feature_store is None:
         raise RuntimeError(f"the active stack '{Client().active_stack.name}' has no feature store")
-    return feature_store.config.feast_repo
+    return repository(feature_store.config)
 
 
 def _feast():

@@ -1,6 +1,8 @@
 """The same pipelines on the `services` stack, against the real servers that
 `stacks/services/up` starts: a ZenML server on MariaDB with authentication, an S3 server with
 credentials enforced, an MLflow tracking server on PostgreSQL with basic authentication.
+(Churn's pipelines and the stock view run on the `containers` stack, which has the same servers:
+tests/services/test_containers_stack.py.)
 
 Each run is a `python run.py ...` subprocess, as a user would type it, with its own ZenML client
 configuration that reaches the server through ``ZENML_STORE_URL`` and the service account's API
@@ -9,11 +11,9 @@ key, and selects the stack with `zenml stack set services`.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
-import textwrap
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -21,81 +21,26 @@ from typing import Dict
 
 import pytest
 
-from tests.conftest import INSURANCE_CONFIG, PROJECT_ROOT, require_service
+from tests.conftest import INSURANCE_CONFIG, PROJECT_ROOT
+from tests.services import clients
 
 pytestmark = pytest.mark.services
 
 
-def _zenml(env: Dict[str, str], *arguments: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([str(Path(sys.executable).with_name("zenml")), *arguments], env=env, cwd=PROJECT_ROOT,
-                          input=stdin, capture_output=True, text=True, timeout=300)
-
-
-def _run(env: Dict[str, str], *arguments: str, timeout: int = 900) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "run.py", *arguments], env=env, cwd=PROJECT_ROOT,
-                          capture_output=True, text=True, timeout=timeout)
-
-
-def _own_config(env: Dict[str, str], name: str) -> Dict[str, str]:
-    """``env`` with a copy of its client configuration, for a process that runs while others use
-    the original: every ZenML process rewrites its config file in place when it starts, so one
-    that reads it half-written falls back to the `default` stack and writes that back for all
-    (seen in CI: a run started next to a polling query went to the default stack)."""
-    original = Path(env["ZENML_CONFIG_PATH"])
-    copy = original.with_name(f"{original.name}-{name}")
-    copy.mkdir(exist_ok=True)
-    for config_file in ("config.yaml", "credentials.yaml"):
-        if (original / config_file).exists():
-            (copy / config_file).write_text((original / config_file).read_text())
-    return {**env, "ZENML_CONFIG_PATH": str(copy)}
-
-
-def _query(env: Dict[str, str], code: str) -> dict:
-    """Run ``code`` (which sets ``result``) in a client process on the server; returns ``result``."""
-    script = Path(env["ZENML_REPOSITORY_PATH"]) / "query.py"  # a file: ZenML needs a source root
-    # Loading a table needs the project's materializers importable, as in any of its processes.
-    script.write_text(f"import json, sys\nsys.path.insert(0, {str(PROJECT_ROOT)!r})\n"
-                      "from zenml.client import Client\n" + textwrap.dedent(code)
-                      + "\nprint(json.dumps(result))")
-    completed = subprocess.run([sys.executable, str(script)], env=env, cwd=PROJECT_ROOT, capture_output=True,
-                               text=True, timeout=300)
-    assert completed.returncode == 0, completed.stderr[-3000:]
-    return json.loads(completed.stdout.strip().splitlines()[-1])
-
-
 @pytest.fixture(scope="module")
 def services() -> Dict[str, str]:
-    from stacks.services import control, settings
-
-    down = [name for name in control.SERVERS if not (control.running_pid(name) and control.HEALTH[name]())]
-    if down:
-        require_service("services stack", f"{', '.join(down)} not running: start them with stacks/services/up")
-    return settings.load_credentials()
+    return clients.services_credentials()
 
 
 @pytest.fixture(scope="module")
 def client_env(services, session_dir: Path, insurance_db: str) -> Dict[str, str]:
     """A fresh client configuration logged in with the API key, the `services` stack active."""
-    from stacks.services.control import client_environment
-
-    env = {**os.environ, **client_environment(services),
-           "ZENML_CONFIG_PATH": str(session_dir / "zenml-services-client"),
-           "ZENML_REPOSITORY_PATH": str(session_dir / "repo-services")}
-    Path(env["ZENML_REPOSITORY_PATH"]).mkdir(parents=True, exist_ok=True)
-    switched = _zenml(env, "stack", "set", "services")
-    assert switched.returncode == 0, switched.stdout + switched.stderr
-    return env
+    return clients.stack_client_env(services, session_dir, "services")
 
 
 @pytest.fixture(scope="module")
 def training(client_env) -> subprocess.CompletedProcess:
-    return _run(client_env, "training", "--config", str(INSURANCE_CONFIG))
-
-
-def _run_name(completed: subprocess.CompletedProcess) -> str:
-    lines = [line for line in completed.stdout.splitlines() if line.startswith("Run: ")]
-    assert lines, completed.stdout[-3000:] + completed.stderr[-3000:]
-    return lines[-1].split()[1]
+    return clients.run(client_env, "training", "--config", str(INSURANCE_CONFIG))
 
 
 def test_the_server_refuses_clients_without_credentials(services) -> None:
@@ -107,7 +52,7 @@ def test_the_server_refuses_clients_without_credentials(services) -> None:
         assert refused.value.code == 401
     env = {**os.environ, "ZENML_CONFIG_PATH": str(Path(os.environ["ZENML_CONFIG_PATH"]).parent / "zenml-bad-key")}
     env.pop("ZENML_STORE_URL", None)
-    login = _zenml(env, "login", ZENML_URL, "--api-key", stdin="ZENKEY_not-a-real-key\n")
+    login = clients.zenml(env, "login", ZENML_URL, "--api-key", stdin="ZENKEY_not-a-real-key\n")
     assert login.returncode != 0
 
 
@@ -118,9 +63,9 @@ def test_training_runs_on_the_services_stack(training, client_env, services) -> 
     from stacks.services import settings
 
     assert training.returncode == 0, training.stdout[-3000:] + training.stderr[-3000:]
-    run_name = _run_name(training)
+    run_name = clients.run_name(training)
     assert f"Dashboard: {settings.ZENML_URL}/projects/default/runs/" in training.stdout
-    found = _query(client_env, f"""
+    found = clients.query(client_env, f"""
         run = Client().get_pipeline_run("{run_name}")
         result = {{"status": run.status.value, "stack": run.stack.name,
                    "uris": {{f"{{step}}/{{name}}": [a.uri for a in artifacts]
@@ -158,11 +103,11 @@ def test_training_runs_on_the_services_stack(training, client_env, services) -> 
 
 def test_batch_inference_runs_on_the_services_stack(training, client_env) -> None:
     assert training.returncode == 0
-    completed = _run(client_env, "batch_inference", "--config", str(INSURANCE_CONFIG))
+    completed = clients.run(client_env, "batch_inference", "--config", str(INSURANCE_CONFIG))
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
     assert "Predictions: 100 rows appended" in completed.stdout
-    found = _query(client_env, f"""
-        run = Client().get_pipeline_run("{_run_name(completed)}")
+    found = clients.query(client_env, f"""
+        run = Client().get_pipeline_run("{clients.run_name(completed)}")
         served = run.steps["serve_online_features"].outputs["online_features"][0].load()
         result = {{"status": run.status.value, "stack": run.stack.name,
                    "served": served[["client_id", "bmi", "smoker"]].head(5).to_dict(orient="list")}}
@@ -188,8 +133,8 @@ def _assert_served_from_redis(expected: Dict[str, list]) -> None:
 
 def test_medical_cost_features_are_published_to_postgres_and_served_from_redis(training, client_env) -> None:
     assert training.returncode == 0
-    found = _query(client_env, f"""
-        run = Client().get_pipeline_run("{_run_name(training)}")
+    found = clients.query(client_env, f"""
+        run = Client().get_pipeline_run("{clients.run_name(training)}")
         published = run.steps["publish_feature_view"].outputs["feature_view"][0].load()
         rows = run.steps["retrieve_training_features"].outputs["training_features"][0].load()
         result = {{"published": published, "rows": len(rows),
@@ -205,7 +150,7 @@ def test_a_stopped_tracking_server_fails_the_run_before_any_step(client_env) -> 
     credentials = control.cfg.load_credentials()
     control.stop("mlflow")
     try:
-        completed = _run(client_env, "training", "--config", str(INSURANCE_CONFIG), timeout=120)
+        completed = clients.run(client_env, "training", "--config", str(INSURANCE_CONFIG), timeout=120)
     finally:
         control.start("mlflow", credentials)
     assert completed.returncode != 0
@@ -223,11 +168,11 @@ def test_a_client_left_on_a_stopped_zenml_server_is_told_so_and_down_logs_it_out
     env.update(ZENML_CONFIG_PATH=str(session_dir / "zenml-logged-in-client"),
                ZENML_REPOSITORY_PATH=str(session_dir / "repo-logged-in"))
     Path(env["ZENML_REPOSITORY_PATH"]).mkdir(parents=True, exist_ok=True)
-    login = _zenml(env, "login", control.cfg.ZENML_URL, "--api-key", stdin=services["zenml_api_key"] + "\n")
+    login = clients.zenml(env, "login", control.cfg.ZENML_URL, "--api-key", stdin=services["zenml_api_key"] + "\n")
     assert login.returncode == 0, login.stdout + login.stderr
     control.stop("zenml")
     try:
-        completed = _run(env, "training", "--config", str(INSURANCE_CONFIG), timeout=300)
+        completed = clients.run(env, "training", "--config", str(INSURANCE_CONFIG), timeout=300)
         stopped = subprocess.run([sys.executable, "-m", "stacks.services.control", "down", "--only", "zenml"],
                                  env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
     finally:
@@ -245,7 +190,7 @@ def test_a_client_left_on_a_stopped_zenml_server_is_told_so_and_down_logs_it_out
 def test_wrong_s3_credentials_name_the_artifact_store_and_hide_the_secret(client_env, services) -> None:
     """A copy of the services stack whose artifact store's secret holds a wrong key."""
     wrong_secret = "wrong-secret-value-that-must-not-be-logged"
-    setup = _query(client_env, f"""
+    setup = clients.query(client_env, f"""
         import uuid
         from zenml.enums import StackComponentType
         client = Client()
@@ -265,12 +210,12 @@ def test_wrong_s3_credentials_name_the_artifact_store_and_hide_the_secret(client
         result = {{"stack": name}}
     """)
     env = dict(client_env)
-    switched = _zenml(env, "stack", "set", setup["stack"])
+    switched = clients.zenml(env, "stack", "set", setup["stack"])
     assert switched.returncode == 0, switched.stderr
     try:
-        completed = _run(env, "training", "--config", str(INSURANCE_CONFIG), timeout=300)
+        completed = clients.run(env, "training", "--config", str(INSURANCE_CONFIG), timeout=300)
     finally:
-        assert _zenml(env, "stack", "set", "services").returncode == 0
+        assert clients.zenml(env, "stack", "set", "services").returncode == 0
     assert completed.returncode != 0
     assert f"artifact store '{setup['stack']}' (s3://" in completed.stderr
     assert "nothing was run" in completed.stderr
@@ -283,8 +228,8 @@ def test_the_dashboard_shows_the_run_after_logging_in(training, client_env, serv
     from tests.dashboard_checks import check_training_run_page, screenshot_path
 
     assert training.returncode == 0
-    run_id = _query(client_env, f"""
-        result = str(Client().get_pipeline_run("{_run_name(training)}").id)
+    run_id = clients.query(client_env, f"""
+        result = str(Client().get_pipeline_run("{clients.run_name(training)}").id)
     """)
     # The login page animates its background; with reduced motion, as a user may set, headless
     # Chromium types into it in seconds instead of a minute (software rendering).
@@ -300,47 +245,6 @@ def test_the_dashboard_shows_the_run_after_logging_in(training, client_env, serv
         check_training_run_page(page, f"{settings.ZENML_URL}/projects/default/runs/{run_id}", "services")
     finally:
         context.close()
-
-
-def test_stock_features_reach_redis_through_the_postgres_offline_store(client_env, services) -> None:
-    """The stock pipeline's feature view on the services stack: Feast's SQL registry and offline
-    store in PostgreSQL, the online store in Redis; online values are each symbol's last row."""
-    import pandas as pd
-    import redis
-    from feast import FeatureStore
-
-    from stacks.services import settings
-
-    completed = _run(client_env, "training", "--config", str(PROJECT_ROOT / "configs" / "stocks.yaml"))
-    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
-    found = _query(client_env, f"""
-        run = Client().get_pipeline_run("{_run_name(completed)}")
-        published = run.steps["publish_feature_view"].outputs["feature_view"][0].load()
-        table = run.steps["engineer_rolling_features"].outputs["feature_table"][0]
-        result = {{"published": published, "table_uri": table.uri}}
-    """)
-    assert found["published"]["feature_views"] == ["stock_rolling_features"]
-    assert found["table_uri"].startswith(f"s3://{settings.ARTIFACT_BUCKET}/")
-
-    store = FeatureStore(repo_path=str(settings.SERVICES_DIR / "feast"))
-    assert store.config.online_store.type == "redis" and store.config.offline_store.type == "postgres"
-    assert "stock_rolling_features" in [v.name for v in store.list_feature_views()]
-    features = ["stock_rolling_features:vol_moving_avg", "stock_rolling_features:adj_close_rolling_med"]
-    online = store.get_online_features(features=features, entity_rows=[{"Symbol": "AAPL"}, {"Symbol": "NONE"}]).to_dict()
-    # The same table, read back from the offline store (the copy the view reads), gives the expected values.
-    source = store.get_feature_view("stock_rolling_features").batch_source
-    from sqlalchemy import create_engine
-
-    config = store.config.offline_store
-    engine = create_engine(f"postgresql+psycopg2://{config.user}@{config.host}:{config.port}/{config.database}")
-    try:
-        rows = pd.read_sql(f"SELECT * FROM {source.get_table_query_string()} WHERE \"Symbol\" = 'AAPL' "
-                           f"ORDER BY event_timestamp DESC LIMIT 1", engine)
-    finally:
-        engine.dispose()
-    assert online["vol_moving_avg"] == [pytest.approx(rows["vol_moving_avg"].iloc[0]), None]
-    assert online["adj_close_rolling_med"][0] == pytest.approx(rows["adj_close_rolling_med"].iloc[0])
-    assert redis.Redis(host=settings.HOST, port=settings.PORTS.redis, db=settings.REDIS_DB).dbsize() > 0
 
 
 def test_an_s3_outage_mid_run_fails_it_and_a_rerun_after_the_restart_completes(client_env, services) -> None:
@@ -361,21 +265,21 @@ def test_an_s3_outage_mid_run_fails_it_and_a_rerun_after_the_restart_completes(c
         result = {"name": run.name if run else None,
                   "done": [n for n, s in (run.steps.items() if run else []) if s.status.value == "completed"]}
     """
-    before = _query(client_env, latest)["name"]
+    before = clients.query(client_env, latest)["name"]
     # --no-cache: every step of this run really runs (and writes to S3) until the outage. One
     # attempt per S3 request: botocore's default 5, with backoff, only delay the same failure
     # (about a minute on this run) and the test is about what the failure leaves behind. The same
     # for MLflow's client, whose artifact uploads go through the tracking server to the stopped S3:
     # its default 7 retries with exponential backoff held a failing step for minutes (a 503 s test).
     process = subprocess.Popen([sys.executable, "run.py", "training", "--config", str(INSURANCE_CONFIG), "--no-cache"],
-                               env={**_own_config(client_env, "outage-run"), "AWS_MAX_ATTEMPTS": "1",
+                               env={**clients.own_config(client_env, "outage-run"), "AWS_MAX_ATTEMPTS": "1",
                                     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"},
                                cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         run_name = None
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline and process.poll() is None:
-            found = _query(client_env, latest)
+            found = clients.query(client_env, latest)
             if found["name"] != before and "split_dataset" in found["done"]:
                 run_name = found["name"]
                 break
@@ -394,7 +298,7 @@ def test_an_s3_outage_mid_run_fails_it_and_a_rerun_after_the_restart_completes(c
     assert f"pipeline run '{run_name}' failed" in stderr, stderr[-3000:]
     assert "artifact store 'services_s3_store' (s3://zenml-artifacts)" in stderr and "127.0.0.1:9300" in stderr
 
-    found = _query(client_env, f"""
+    found = clients.query(client_env, f"""
         run = Client().get_pipeline_run("{run_name}")
         result = {{"status": run.status.value,
                    "failed_outputs": sum(len(a) for s in run.steps.values() if s.status.value == "failed"
@@ -412,10 +316,10 @@ def test_an_s3_outage_mid_run_fails_it_and_a_rerun_after_the_restart_completes(c
                                     Prefix=uri.removeprefix(f"s3://{settings.ARTIFACT_BUCKET}/"))
         assert listed["KeyCount"] > 0, uri
 
-    rerun = _run(client_env, "training", "--config", str(INSURANCE_CONFIG))
+    rerun = clients.run(client_env, "training", "--config", str(INSURANCE_CONFIG))
     assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
-    steps = _query(client_env, f"""
-        run = Client().get_pipeline_run("{_run_name(rerun)}")
+    steps = clients.query(client_env, f"""
+        run = Client().get_pipeline_run("{clients.run_name(rerun)}")
         result = {{name: [step.status.value, step.config.enable_cache] for name, step in run.steps.items()}}
     """)
     # The source is read again; each cacheable step that the failed run completed before the
@@ -433,10 +337,10 @@ def test_the_housing_data_pipeline_and_the_project_api_run_on_the_services_stack
 
     from tests.conftest import free_port
 
-    completed = _run(client_env, "data", "--config", str(PROJECT_ROOT / "configs" / "housing.yaml"))
+    completed = clients.run(client_env, "data", "--config", str(PROJECT_ROOT / "configs" / "housing.yaml"))
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
-    found = _query(client_env, f"""
-        run = Client().get_pipeline_run("{_run_name(completed)}")
+    found = clients.query(client_env, f"""
+        run = Client().get_pipeline_run("{clients.run_name(completed)}")
         report = run.steps["explore_data"].outputs["eda_report"][0]
         result = {{"uri": report.uri, "charts": len(report.load().charts),
                    "activity": run.run_metadata["data_activity"]}}
@@ -452,7 +356,7 @@ def test_the_housing_data_pipeline_and_the_project_api_run_on_the_services_stack
     api = f"http://127.0.0.1:{port}"
     try:
         _wait_for(f"{api}/health", server)
-        training_id = _query(client_env, f'result = str(Client().get_pipeline_run("{_run_name(training)}").id)')
+        training_id = clients.query(client_env, f'result = str(Client().get_pipeline_run("{clients.run_name(training)}").id)')
         metrics = requests.get(f"{api}/runs/{training_id}/metrics", timeout=60).json()
         assert metrics["mlflow"]["test_r2"] > 0.8  # read from the MLflow server, which requires a login
         quality = requests.get(f"{api}/data-quality/housing", timeout=60).json()
@@ -480,103 +384,3 @@ def _wait_for(url: str, server: subprocess.Popen, seconds: float = 120) -> None:
         except requests.ConnectionError:
             time.sleep(0.5)
     raise AssertionError(f"{url} did not answer within {seconds} s")
-
-
-def test_churn_feature_engineering_and_training_on_the_services_stack(client_env, services) -> None:
-    """`python run.py feature_engineering` and `training` with configs/churn.yaml on the services
-    stack: the sources land in the S3 bucket's raw lake, the engineered features in a PostgreSQL
-    feature table and in the Feast view (PostgreSQL offline store, Redis online store), and the
-    model is registered on the MLflow server with its held-out metrics."""
-    import boto3
-    import redis
-    from feast import FeatureStore
-    from mlflow.tracking import MlflowClient
-    from sqlalchemy import create_engine, text
-
-    from serving.billing_api import billing_records, create_app
-    from stacks.services import settings
-    from tests.conftest import serve_in_thread
-    from tests.services.test_postgres import POSTGRES_URL
-
-    engine = create_engine(POSTGRES_URL)
-    try:
-        with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-    except Exception as error:  # noqa: BLE001 (named in the skip)
-        require_service("PostgreSQL", f"{POSTGRES_URL}: {error}")
-    server = serve_in_thread(create_app(billing_records(str(PROJECT_ROOT / "data" / "churn" /
-                                                            "Telco-Customer-Churn.csv")), "services-token"))
-    env = {**client_env, "CHURN_API_URL": next(server), "CHURN_API_TOKEN": "services-token",
-           "CHURN_FEATURES_DB_URL": POSTGRES_URL}
-    churn_config = str(PROJECT_ROOT / "configs" / "churn.yaml")
-    # Independent runs (training reads the sources itself, not the SQL table), started together
-    # to keep the suite's time down: most of each run waits on the servers.
-    # Output goes to files: a full pipe would stall one run while the test waits for the other.
-    logs = Path(env["ZENML_REPOSITORY_PATH"])
-    runs = {}
-    for pipeline in ("feature_engineering", "training"):
-        with open(logs / f"churn_{pipeline}.out", "w") as out, open(logs / f"churn_{pipeline}.err", "w") as err:
-            runs[pipeline] = subprocess.Popen([sys.executable, "run.py", pipeline, "--config", churn_config],
-                                              env=_own_config(env, pipeline), cwd=PROJECT_ROOT, stdout=out, stderr=err,
-                                              text=True)
-    try:
-        for process in runs.values():
-            process.wait(timeout=900)
-    finally:
-        for process in runs.values():
-            if process.poll() is None:
-                process.kill()
-        next(server, None)
-    engineered, trained = (subprocess.CompletedProcess(runs[p].args, runs[p].returncode,
-                                                       (logs / f"churn_{p}.out").read_text(),
-                                                       (logs / f"churn_{p}.err").read_text())
-                           for p in ("feature_engineering", "training"))
-    for completed in (engineered, trained):
-        assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
-    found = _query(client_env, f"""
-        run = Client().get_pipeline_run("{_run_name(engineered)}")
-        result = {{"id": str(run.id), "lake": run.steps["extract_source"].run_metadata["lake_partitions"]}}
-    """)
-    s3 = boto3.client("s3", endpoint_url=settings.S3_ENDPOINT, region_name="us-east-1",
-                      aws_access_key_id=services["aws_access_key_id"],
-                      aws_secret_access_key=services["aws_secret_access_key"])
-    for partition in found["lake"]:
-        assert partition["path"].startswith(f"s3://{settings.ARTIFACT_BUCKET}/")
-        key = partition["path"].removeprefix(f"s3://{settings.ARTIFACT_BUCKET}/")
-        assert "/raw/" in f"/{key}" and s3.head_object(Bucket=settings.ARTIFACT_BUCKET, Key=key)["ContentLength"] == \
-            partition["bytes"]
-    with engine.connect() as connection:
-        rows = connection.execute(text("SELECT COUNT(*) FROM churn_features WHERE feature_version = :v"),
-                                  {"v": found["id"]}).scalar_one()
-    engine.dispose()
-    assert rows == 7043
-
-    run_name = _run_name(trained)
-    model = _query(client_env, f"""
-        run = Client().get_pipeline_run("{run_name}")
-        evaluation = run.steps["select_best_model"].outputs["model_evaluation"][0].load()
-        rows = run.steps["retrieve_training_features"].outputs["training_features"][0].load()
-        result = {{"status": run.status.value, "stack": run.stack.name, "metrics": evaluation["metrics"],
-                   "sample": rows[["customerID", "services_count", "tenure_bucket"]].tail(5).to_dict(orient="list")}}
-    """)
-    assert (model["status"], model["stack"]) == ("completed", "services")
-    assert model["metrics"]["roc_auc"] >= 0.84 and model["metrics"]["f1"] >= 0.60, model["metrics"]
-    store = FeatureStore(repo_path=str(settings.SERVICES_DIR / "feast"))
-    assert (store.config.offline_store.type, store.config.online_store.type) == ("postgres", "redis")
-    online = store.get_online_features(
-        features=["customer_features:services_count", "customer_features:tenure_bucket"],
-        entity_rows=[{"customerID": key} for key in model["sample"]["customerID"]]).to_dict()
-    assert online["services_count"] == model["sample"]["services_count"]
-    assert online["tenure_bucket"] == model["sample"]["tenure_bucket"]
-    assert redis.Redis(host=settings.HOST, port=settings.PORTS.redis, db=settings.REDIS_DB).dbsize() > 0
-    os.environ["MLFLOW_TRACKING_USERNAME"], os.environ["MLFLOW_TRACKING_PASSWORD"] = (
-        settings.ADMIN, services["mlflow_admin_password"])
-    try:
-        mlflow = MlflowClient(tracking_uri=settings.MLFLOW_URI, registry_uri=settings.MLFLOW_URI)
-        [registered] = [v for v in mlflow.search_model_versions("name='customer_churn'")
-                        if v.tags.get("zenml_run_name") == run_name]
-        logged = mlflow.get_run(registered.run_id).data.metrics
-        assert float(logged["test_roc_auc"]) == pytest.approx(model["metrics"]["roc_auc"])
-    finally:
-        os.environ.pop("MLFLOW_TRACKING_USERNAME")
-        os.environ.pop("MLFLOW_TRACKING_PASSWORD")

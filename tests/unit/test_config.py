@@ -140,3 +140,37 @@ def test_a_joined_source_is_checked_when_the_config_loads(source, message) -> No
 
     with pytest.raises(ValidationError, match=re.escape(message)):
         SourceSpec.model_validate(source)
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"docker": {"parent_imag": "python:3.11-slim"}}, "settings.docker: .*unknown docker setting.*'parent_imag'"),
+    ({"docker": {"build_config": {"dockerignor": ".dockerignore"}}}, "'build_config.dockerignor'"),
+    ({"docker": {"apt_packages": "libgomp1"}}, "settings.docker.apt_packages: Input should be a valid list"),
+    ({"resources": {"memroy": "4GB"}}, "unknown resources setting.*'memroy'"),
+    ({"resources": {"memory": "lots"}}, "settings.resources.memory: String should match pattern"),
+    ({"orchestrator": {"run_args": {}}}, "settings.orchestrator: unknown key"),
+])
+def test_zenml_settings_are_checked_by_zenml_with_unknown_keys_named(tmp_path: Path, settings, message) -> None:
+    """ZenML's settings classes accept or ignore unknown keys; a config's typo is an error here."""
+    path = _write(tmp_path, lambda raw: raw.update(settings=settings))
+    with pytest.raises(ConfigError, match=message):
+        load_config(path)
+
+
+def test_zenml_settings_and_step_settings_load(tmp_path: Path) -> None:
+    """Build options are any build CLI flag (DockerBuildOptions takes extra keys by design)."""
+    path = _write(tmp_path, lambda raw: raw.update(
+        settings={"docker": {"build_config": {"build_options": {"network": "host"}}}, "resources": {"cpu_count": 2}},
+        steps={"train_random_forest": {"settings": {"resources": {"memory": "6GiB"}}}}))
+    config = load_config(path)
+    assert config.settings.for_zenml() == {"docker": {"build_config": {"build_options": {"network": "host"}}},
+                                           "resources": {"cpu_count": 2}}
+    assert config.steps["train_random_forest"].settings.for_zenml() == {"resources": {"memory": "6GiB"}}
+
+
+def test_a_step_setting_must_name_a_step_of_the_pipelines(tmp_path: Path) -> None:
+    from core.launch import check_step_settings
+
+    config = load_config(_write(tmp_path, lambda raw: raw.update(steps={"train_forest": {"settings": {}}})))
+    with pytest.raises(ConfigError, match=r"steps: \['train_forest'\] name no step.*train_random_forest"):
+        check_step_settings(config)
