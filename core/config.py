@@ -795,13 +795,25 @@ class ModelSpec(StrictModel):
     ethics: Optional[str] = None
 
 
+# A settings key of a config and ZenML's class for it (module, class).
+ZENML_SETTINGS = {
+    "docker": ("zenml.config", "DockerSettings"),
+    "resources": ("zenml.config", "ResourceSettings"),
+    "orchestrator.kubernetes": ("zenml.integrations.kubernetes.flavors", "KubernetesOrchestratorSettings"),
+}
+# Models whose extra keys are meant (DockerBuildOptions: any flag of the build command).
+OPEN_SETTINGS = {"DockerBuildOptions"}
+
+
 def _zenml_settings(kind: str, value: Dict[str, Any]) -> Dict[str, Any]:
     """``value`` checked by ZenML's own settings class for ``kind``. Those classes accept (or
     ignore) unknown keys, so a typo would pass silently: here it is an error naming the key."""
-    from pydantic import BaseModel as PydanticModel
-    from zenml.config import DockerSettings, ResourceSettings
+    import importlib
 
-    model = {"docker": DockerSettings, "resources": ResourceSettings}[kind]
+    from pydantic import BaseModel as PydanticModel
+
+    module, name = ZENML_SETTINGS[kind]
+    model = getattr(importlib.import_module(module), name)
 
     def unknown_keys(cls, data: Dict[str, Any], where: str) -> List[str]:
         found = []
@@ -812,8 +824,7 @@ def _zenml_settings(kind: str, value: Dict[str, Any]) -> Dict[str, Any]:
                 continue
             nested = getattr(field.annotation, "__args__", (field.annotation,))
             nested = [t for t in nested if isinstance(t, type) and issubclass(t, PydanticModel)]
-            # A model that takes extra keys by design (DockerBuildOptions: any build CLI flag) is not checked.
-            if nested and isinstance(item, dict) and nested[0].model_config.get("extra") != "allow":
+            if nested and isinstance(item, dict) and nested[0].__name__ not in OPEN_SETTINGS:
                 found += unknown_keys(nested[0], item, f"{where}{key}.")
         return found
 
@@ -826,19 +837,25 @@ def _zenml_settings(kind: str, value: Dict[str, Any]) -> Dict[str, Any]:
 
 class SettingsSpec(StrictModel):
     """ZenML settings of a run or a step: ``docker`` (DockerSettings, over the project's own in
-    ``core/images.py``) and ``resources`` (ResourceSettings: what an orchestrator that schedules
-    on resources, such as Kubernetes, reserves for a step; the local orchestrators ignore it)."""
+    ``core/images.py``), ``resources`` (ResourceSettings, for orchestrators and step operators
+    that reserve resources from them) and ``orchestrator.kubernetes`` (the Kubernetes
+    orchestrator's own: its pods take their CPU and memory from ``pod_settings.resources``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     docker: Dict[str, Any] = Field(default_factory=dict)
     resources: Dict[str, Any] = Field(default_factory=dict)
+    kubernetes: Dict[str, Any] = Field(default_factory=dict, alias="orchestrator.kubernetes")
 
-    @field_validator("docker", "resources")
+    @field_validator("docker", "resources", "kubernetes")
     @classmethod
     def _check_with_zenml(cls, value: Dict[str, Any], info) -> Dict[str, Any]:
-        return _zenml_settings(info.field_name, value) if value else value
+        kind = "orchestrator.kubernetes" if info.field_name == "kubernetes" else info.field_name
+        return _zenml_settings(kind, value) if value else value
 
     def for_zenml(self) -> Dict[str, Any]:
-        return {kind: value for kind, value in (("docker", self.docker), ("resources", self.resources)) if value}
+        keyed = (("docker", self.docker), ("resources", self.resources), ("orchestrator.kubernetes", self.kubernetes))
+        return {kind: value for kind, value in keyed if value}
 
 
 class StepSpec(StrictModel):

@@ -163,7 +163,7 @@ def stack_problems() -> List[str]:
     except Exception as exc:  # any failure to list the store's root is the user's to see, named
         problems.append(f"artifact store '{store.name}' ({store.path}) refused or did not answer: "
                         f"{type(exc).__name__}: {_mask_secrets(str(exc), store)}")
-    if stack.orchestrator.flavor == "local_docker":
+    if stack.orchestrator.flavor in ("local_docker", "local_podman"):
         problems += container_engine_problems()
     tracker = stack.experiment_tracker
     uri = tracker.get_tracking_uri() if tracker is not None and tracker.flavor == "mlflow" else ""
@@ -181,7 +181,7 @@ def stack_problems() -> List[str]:
 
 
 def container_engine_problems() -> List[str]:
-    """The Docker API that the local_docker orchestrator starts step containers through answers
+    """The Docker API that the local_docker (or local_podman) orchestrator starts step containers through answers
     (podman's, from `stacks/containers/up`, or a Docker engine's)."""
     import os
 

@@ -70,7 +70,8 @@ def write_feast_repo(spec: Dict[str, Any], state_dir: Path) -> None:
 # The project's own flavors, registered with any stack so that their components can be added
 # with the plain zenml CLI (for example `zenml alerter register team_alerts --flavor webhook ...`).
 PROJECT_FLAVORS = {"alerter": "stacks.alerters.WebhookAlerterFlavor",
-                   "feature_store": "stacks.feature_stores.PortableFeastFlavor"}
+                   "feature_store": "stacks.feature_stores.PortableFeastFlavor",
+                   "orchestrator": "stacks.orchestrators.LocalPodmanOrchestratorFlavor"}
 
 
 def ensure_flavor(client, kind: str, source: str) -> None:

@@ -168,7 +168,8 @@ def start_api() -> None:
     ENGINE_DIR.mkdir(parents=True, exist_ok=True)
     if ENGINE_SOCKET.exists() and running_pid("podman-api") is None:
         ENGINE_SOCKET.unlink()  # left by a service that did not stop cleanly
-    _start("podman-api", ["podman", "system", "service", "--time=0", f"unix://{ENGINE_SOCKET}"], api_answers, environment())
+    _start("podman-api", ["podman", "system", "service", "--time=0", f"unix://{ENGINE_SOCKET}"], api_answers,
+           environment())
 
 
 def write_registry_files(password: str) -> Path:

@@ -11,7 +11,7 @@ What `up` does, in order (each step is idempotent, so `up` also repairs a half-s
 1. Credentials: generated once into ``state/services/credentials.json`` (see ``settings``).
 2. Databases on the machine's servers: a MariaDB database and a dedicated user for the ZenML
    server (MariaDB's root may only work over its socket), and PostgreSQL databases for MLflow's
-   runs, MLflow's users and the Feast registry.
+   runs, MLflow's users, the Feast registry and the containers stack's demo source.
 3. Servers, each a process group with its log in ``state/services/logs/``:
    the S3 server (moto, credentials enforced, buckets on disk: ``s3_server``), the MLflow
    tracking server (PostgreSQL backend, artifacts proxied to S3, basic authentication) and
@@ -146,7 +146,7 @@ def prepare_postgres(credentials: Dict[str, str]) -> None:
     connection = psycopg2.connect(host=cfg.HOST, port=cfg.PORTS.postgres, user="postgres", dbname="postgres")
     connection.autocommit = True
     with connection.cursor() as cursor:
-        for database in (cfg.database(purpose, credentials) for purpose in ("mlflow", "mlflow_auth", "feast", "sources")):
+        for database in (cfg.database(purpose, credentials) for purpose in cfg.DATABASES if purpose != "zenml"):
             cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,))
             if cursor.fetchone() is None:
                 cursor.execute(f'CREATE DATABASE "{database}"')

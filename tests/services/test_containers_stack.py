@@ -83,9 +83,11 @@ def step_environment(containers_env, services):
 
 def _start(env: Dict[str, str], logs: Path, name: str, *arguments: str) -> subprocess.Popen:
     """A `run.py` subprocess with its own client configuration, its output in files (a full pipe
-    would stall it while the test waits on another run)."""
+    would stall it while the test waits on another run), and ZenML's INFO lines in it (the
+    orchestrator's "Running step ... in Docker", the build's reuse), which the suite otherwise mutes."""
     with open(logs / f"{name}.out", "w") as out, open(logs / f"{name}.err", "w") as err:
-        return subprocess.Popen([sys.executable, "run.py", *arguments], env=clients.own_config(env, name),
+        return subprocess.Popen([sys.executable, "run.py", *arguments],
+                                env={**clients.own_config(env, name), "ZENML_LOGGING_VERBOSITY": "INFO"},
                                 cwd=PROJECT_ROOT, stdout=out, stderr=err, text=True)
 
 
@@ -195,13 +197,13 @@ def _run_steps(env: Dict[str, str], name: str) -> dict:
 
 
 def _assert_each_step_in_a_container(completed: subprocess.CompletedProcess, found: dict) -> None:
-    """Every step the run executed was started in its own container by the local_docker
-    orchestrator (its log line for each), on the containers stack, with its outputs in S3."""
-    assert (found["status"], found["stack"], found["orchestrator"]) == ("completed", "containers", "local_docker")
+    """Every step the run executed was started in its own container by the local_podman
+    orchestrator (ZenML's local_docker) (its log line for each), on the containers stack, with its outputs in S3."""
+    assert (found["status"], found["stack"], found["orchestrator"]) == ("completed", "containers", "local_podman")
     executed = [name for name, status in found["steps"].items() if status == "completed"]
     assert executed
-    for name in executed:
-        assert f"Running step {name} in Docker" in completed.stdout, name
+    started = set(re.findall(r"Running step `?(\w+)`? in Docker", completed.stdout + completed.stderr))
+    assert set(executed) <= started, sorted(set(executed) - started)
     assert found["uris"] and all(uri.startswith("s3://zenml-artifacts/") for uri in found["uris"])
 
 
@@ -210,8 +212,10 @@ def test_a_killed_step_container_fails_the_run_and_promotes_nothing(runs, contai
     assert killed.returncode != 0
     assert KILLED_STEP in killed.stderr, killed.stderr[-3000:]
     found = _run_steps(containers_env, runs["killed_run"])
-    assert found["status"] == "failed", found
-    assert found["steps"].get("promote_model") != "completed" and found["steps"].get("register_model") != "completed"
+    assert found["status"] == "failed" and found["steps"][KILLED_STEP] != "completed", found
+    # The steps that do not need the killed one go on (the orchestrator's continue-on-failure):
+    # the version may be registered, but promotion waits for every step and is skipped.
+    assert found["steps"].get("promote_model") is None, found
     assert runs["production_after_kill"] == runs["production_before"]
 
 
@@ -226,7 +230,7 @@ def test_medical_cost_training_completes_on_the_containers_stack_reusing_the_kil
     name = clients.run_name(completed)
     found = _run_steps(containers_env, name)
     _assert_each_step_in_a_container(completed, found)
-    assert "Reusing existing build" in completed.stdout  # the image of the killed run, by ZenML's build reuse
+    assert "Reusing existing build" in completed.stdout + completed.stderr  # the killed run's image
     killed = _run_steps(containers_env, runs["killed_run"])["steps"]
     cacheable_before = {"validate_expectations", "clean_dataset", "split_dataset", "select_features",
                         "fit_preprocessor", "train_linear", "train_random_forest", "train_gradient_boosting"}
@@ -352,7 +356,8 @@ def test_stock_training_publishes_its_view_to_redis_through_the_postgres_offline
     store = FeatureStore(repo_path=str(settings.SERVICES_DIR / "feast"))
     assert store.config.online_store.type == "redis" and store.config.offline_store.type == "postgres"
     features = ["stock_rolling_features:vol_moving_avg", "stock_rolling_features:adj_close_rolling_med"]
-    online = store.get_online_features(features=features, entity_rows=[{"Symbol": "AAPL"}, {"Symbol": "NONE"}]).to_dict()
+    online = store.get_online_features(features=features,
+                                       entity_rows=[{"Symbol": "AAPL"}, {"Symbol": "NONE"}]).to_dict()
     source = store.get_feature_view("stock_rolling_features").batch_source
     config = store.config.offline_store
     engine = create_engine(f"postgresql+psycopg2://{config.user}@{config.host}:{config.port}/{config.database}")
@@ -373,11 +378,13 @@ def test_a_failed_image_build_stops_before_any_step(containers_env, session_dir:
     config = session_dir / "insurance-unbuildable.yaml"
     config.write_text(yaml.safe_dump(raw))
     since = time.time()
-    completed = clients.run(containers_env, "training", "--config", str(config), timeout=900)
+    completed = clients.run({**containers_env, "ZENML_LOGGING_VERBOSITY": "INFO"}, "training", "--config",
+                            str(config), timeout=900)
     assert completed.returncode != 0
     assert "Unable to locate package mlops-no-such-package" in completed.stdout + completed.stderr
     assert "the step image could not be built, no step was run" in completed.stderr, completed.stderr[-3000:]
-    assert "Running step" not in ANSI.sub("", completed.stdout)
+    assert "Building Docker image" in completed.stdout + completed.stderr  # INFO lines are shown
+    assert "Running step" not in completed.stdout + completed.stderr
     steps = clients.query(containers_env, f"""
         runs = Client().list_pipeline_runs(sort_by="desc:created", size=10).items
         result = sum(len(r.steps) for r in runs if r.created.timestamp() >= {since}
@@ -386,14 +393,15 @@ def test_a_failed_image_build_stops_before_any_step(containers_env, session_dir:
     assert steps == 0
 
 
-def test_no_secret_or_ca_bundle_is_in_any_layer_of_the_step_image(runs, containers_env, services) -> None:
+def test_no_secret_or_ca_bundle_is_in_any_layer_of_the_step_image(runs, containers_env, services,
+                                                                  session_dir: Path) -> None:
     """Every layer of the image the runs used, parent included, read byte by byte: no credential
     of the stack (ZenML API key, S3 and MLflow passwords, the registry's password), no value the
     steps take from the stack's secret, and none of the host's own CA certificates that pip
     trusted during the build (those the image's Debian bundle lacks)."""
     import tarfile
 
-    from stacks.containers.engine import environment, podman
+    from stacks.containers.engine import podman
 
     image = clients.query(containers_env, """
         from zenml.enums import StackComponentType
@@ -411,9 +419,8 @@ def test_no_secret_or_ca_bundle_is_in_any_layer_of_the_step_image(runs, containe
     extra_certificates -= {block.split("-----BEGIN CERTIFICATE-----")[-1].strip()[:200]
                            for block in image_bundle.split("-----END CERTIFICATE-----") if "BEGIN" in block}
     needles = [value.encode() for value in secrets | extra_certificates if value]
-    archive = Path(os.environ["MLOPS_STATE_DIR"]) / "step-image.tar"
+    archive = session_dir / "step-image.tar"
     podman("save", "--format", "docker-archive", "-o", str(archive), image, timeout=900)
-    assert environment()["DOCKER_HOST"]
     try:
         layers = 0
         with tarfile.open(archive) as outer:

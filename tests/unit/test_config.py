@@ -174,3 +174,10 @@ def test_a_step_setting_must_name_a_step_of_the_pipelines(tmp_path: Path) -> Non
     config = load_config(_write(tmp_path, lambda raw: raw.update(steps={"train_forest": {"settings": {}}})))
     with pytest.raises(ConfigError, match=r"steps: \['train_forest'\] name no step.*train_random_forest"):
         check_step_settings(config)
+
+
+def test_kubernetes_pod_settings_are_checked_to_the_last_key(tmp_path: Path) -> None:
+    path = _write(tmp_path, lambda raw: raw.update(steps={"train_linear": {"settings": {"orchestrator.kubernetes": {
+        "pod_settings": {"resources": {"requests": {"memory": "1Gi"}}, "node_selector": {"a": "b"}}}}}}))
+    with pytest.raises(ConfigError, match=r"unknown orchestrator.kubernetes setting.*'pod_settings.node_selector'"):
+        load_config(path)
