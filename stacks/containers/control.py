@@ -28,6 +28,7 @@ from typing import Dict, List, Optional
 
 from stacks.containers import engine
 from stacks.containers import settings as containers
+from stacks.processes import ServerError
 from stacks.services import control as services
 from stacks.services import settings as cfg
 
@@ -77,7 +78,7 @@ def ensure_secret(name: str, values: Dict[str, str], overwrite: bool) -> None:
 
 def up(log_in: bool = True, activate: bool = False) -> None:
     credentials = services.up(log_in=log_in)
-    print("starting the containers stack's engine (state in " f"{engine.ENGINE_DIR})")
+    print(f"starting the containers stack's engine (state in {engine.ENGINE_DIR})")
     engine.up(credentials["registry_password"])
     url = source_database_url(credentials)
     print(f"  = medical-cost source: {seed_insurance(url)} rows in {cfg.database('sources', credentials)}")
@@ -105,7 +106,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             engine.down()
             return 0
         return engine.status()
-    except (engine.EngineError, services.ServiceError) as error:
+    except (engine.EngineError, services.ServiceError, ServerError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
 

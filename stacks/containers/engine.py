@@ -22,22 +22,19 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List
 
 from core.environment import ENGINE_DIR, ENGINE_SOCKET, container_engine_environment
 from stacks.containers import settings as cfg
+from stacks.processes import Servers
 
 PACKAGES = {"podman": "podman", "runc": "runc", "debootstrap": "debootstrap", "docker-registry": "docker-registry"}
-LOGS = ENGINE_DIR / "logs"
-PIDS = ENGINE_DIR / "pids"
 REGISTRY_DIR = ENGINE_DIR / "registry"
 
 
@@ -78,63 +75,15 @@ def install_packages() -> None:
 
 
 # ---------------------------------------------------------------- background processes
-def _pid_file(name: str) -> Path:
-    return PIDS / f"{name}.pid"
+SERVERS = Servers(ENGINE_DIR)
+running_pid = SERVERS.running_pid
 
 
-def running_pid(name: str) -> Optional[int]:
-    path = _pid_file(name)
-    if not path.is_file():
-        return None
-    pid = int(path.read_text().strip())
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        path.unlink(missing_ok=True)
-        return None
-    return pid
-
-
-def _start(name: str, command: List[str], healthy, env: Dict[str, str], seconds: float = 60) -> None:
+def _start(name: str, command: List[str], healthy, env: Dict[str, str]) -> None:
     if running_pid(name) and healthy():
         print(f"  = {name} running (pid {running_pid(name)})")
         return
-    LOGS.mkdir(parents=True, exist_ok=True)
-    PIDS.mkdir(parents=True, exist_ok=True)
-    log = LOGS / f"{name}.log"
-    with log.open("ab") as output:
-        process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, start_new_session=True)
-    _pid_file(name).write_text(str(process.pid))
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            break
-        if healthy():
-            print(f"  + {name} started (pid {process.pid}, log {log})")
-            return
-        time.sleep(0.5)
-    tail = "\n    ".join(log.read_text(errors="replace").splitlines()[-15:])
-    raise EngineError(f"{name} did not come up ({' '.join(command[:3])} ...); last lines of {log}:\n    {tail}")
-
-
-def _stop(name: str, timeout: float = 20) -> None:
-    pid = running_pid(name)
-    if pid is None:
-        print(f"  = {name} not running")
-        return
-    os.killpg(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.2)
-    else:
-        os.killpg(pid, signal.SIGKILL)
-    _pid_file(name).unlink(missing_ok=True)
-    print(f"  - {name} stopped")
+    SERVERS.start(name, command, healthy, env, seconds=60)
 
 
 def api_answers() -> bool:
@@ -292,8 +241,8 @@ def up(registry_password: str) -> str:
 
 
 def down() -> None:
-    _stop("registry")
-    _stop("podman-api")
+    SERVERS.stop("registry", timeout=20)
+    SERVERS.stop("podman-api", timeout=20)
     ENGINE_SOCKET.unlink(missing_ok=True)
 
 

@@ -35,22 +35,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Dict, List, Optional
 
 from core.paths import PROJECT_ROOT
+from stacks.processes import ServerError, Servers
 from stacks.services import settings as cfg
 
-LOGS = cfg.SERVICES_DIR / "logs"
-PIDS = cfg.SERVICES_DIR / "pids"
 SERVERS = ("s3", "mlflow", "zenml")  # start order: MLflow stores its artifacts in S3
 
 
@@ -75,24 +72,6 @@ def http_status(url: str, timeout: float = 3.0) -> Optional[int]:
         return error.code
     except (urllib.error.URLError, OSError):
         return None
-
-
-def wait_until(check: Callable[[], bool], what: str, seconds: float, log: Optional[Path] = None,
-               process: Optional[subprocess.Popen] = None) -> None:
-    """Poll ``check``; fail at once, with the log's last lines, when ``process`` has exited."""
-    deadline = time.monotonic() + seconds
-    problem = f"did not come up within {seconds:.0f} s"
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            problem = f"exited with status {process.returncode}"
-            break
-        if check():
-            return
-        time.sleep(0.5)
-    tail = ""
-    if log is not None and log.is_file():
-        tail = "\n  last lines of " + str(log) + ":\n    " + "\n    ".join(log.read_text().splitlines()[-15:])
-    raise ServiceError(f"{what} {problem}{tail}")
 
 
 HEALTH = {
@@ -154,21 +133,9 @@ def prepare_postgres(credentials: Dict[str, str]) -> None:
 
 
 # ---------------------------------------------------------------- processes
-def _pid_file(name: str) -> Path:
-    return PIDS / f"{name}.pid"
-
-
-def running_pid(name: str) -> Optional[int]:
-    path = _pid_file(name)
-    if not path.is_file():
-        return None
-    pid = int(path.read_text().strip())
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        path.unlink(missing_ok=True)
-        return None
-    return pid
+SERVERS_STATE = Servers(cfg.SERVICES_DIR)
+running_pid = SERVERS_STATE.running_pid
+stop = SERVERS_STATE.stop
 
 
 def _s3_environment(credentials: Dict[str, str]) -> Dict[str, str]:
@@ -226,38 +193,11 @@ def start(name: str, credentials: Dict[str, str]) -> None:
     if port_open(port):
         raise ServiceError(f"port {port} for {name} is taken by another process: stop it, or move "
                            f"the port with MLOPS_{name.upper()}_PORT")
-    LOGS.mkdir(parents=True, exist_ok=True)
-    PIDS.mkdir(parents=True, exist_ok=True)
     command, extra = _command(name, credentials)
-    log = LOGS / f"{name}.log"
     # A server takes no ZenML client setting from whoever starts it (a test, a logged-in shell).
     inherited = {k: v for k, v in os.environ.items() if not k.startswith("ZENML_")}
-    environment = {**inherited, **extra, "PYTHONPATH": str(PROJECT_ROOT)}
-    with log.open("ab") as output:
-        process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=environment, stdout=output,
-                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
-    _pid_file(name).write_text(str(process.pid))
-    wait_until(HEALTH[name], f"{name} ({' '.join(command[:3])} ...)", 120, log, process)
-    print(f"  + {name} started (pid {process.pid}, log {log})")
-
-
-def stop(name: str, timeout: float = 30) -> None:
-    pid = running_pid(name)
-    if pid is None:
-        print(f"  = {name} not running")
-        return
-    os.killpg(pid, signal.SIGTERM)  # the whole group: mlflow's and uvicorn's workers too
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.2)
-    else:
-        os.killpg(pid, signal.SIGKILL)
-    _pid_file(name).unlink(missing_ok=True)
-    print(f"  - {name} stopped")
+    SERVERS_STATE.start(name, command, HEALTH[name], {**inherited, **extra, "PYTHONPATH": str(PROJECT_ROOT)},
+                        cwd=PROJECT_ROOT)
 
 
 # ---------------------------------------------------------------- ZenML server set-up
@@ -443,7 +383,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             down(args.only)
             return 0
         return status()
-    except ServiceError as error:
+    except (ServiceError, ServerError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
 
