@@ -98,8 +98,9 @@ print(json.dumps({{n: [s.start_time.timestamp(), s.end_time.timestamp()] for n, 
 
 
 def step_events(since: float, until: float, run_snapshot_steps: List[str]) -> List[dict]:
-    """Each step container's start and exit, from ``podman events`` (the containers are removed
-    after each step, so their step name comes from the event's command line)."""
+    """Each step container's start and exit, from ``podman events``, paired in order with the
+    run's executed steps: local_podman runs them one after the other, and nothing else started
+    containers meanwhile."""
     from stacks.containers.engine import podman
 
     listing = podman("events", "--since", str(int(since)), "--until", str(int(until) + 2), "--filter",
@@ -115,8 +116,9 @@ def step_events(since: float, until: float, run_snapshot_steps: List[str]) -> Li
             deaths[identifier] = moment
     ordered = sorted((starts[i], deaths[i]) for i in starts if i in deaths)
     # local_podman runs the steps one after the other, in the snapshot's order.
-    return [{"step": step, "status": "start", "time": start} for step, (start, _) in zip(run_snapshot_steps, ordered)] + \
-        [{"step": step, "status": "died", "time": died} for step, (_, died) in zip(run_snapshot_steps, ordered)]
+    paired = list(zip(run_snapshot_steps, ordered))
+    return [{"step": step, "status": "start", "time": start} for step, (start, _) in paired] + \
+        [{"step": step, "status": "died", "time": died} for step, (_, died) in paired]
 
 
 def executed_steps(env: Dict[str, str], run_name: str) -> List[str]:
@@ -141,7 +143,8 @@ def cold_images() -> dict:
     base_seconds = time.perf_counter() - started
     started = time.perf_counter()
     engine.build_parent_image(base)
-    return {"base_image_seconds": round(base_seconds, 1), "parent_image_seconds": round(time.perf_counter() - started, 1)}
+    return {"base_image_seconds": round(base_seconds, 1),
+            "parent_image_seconds": round(time.perf_counter() - started, 1)}
 
 
 def main() -> int:
@@ -155,7 +158,8 @@ def main() -> int:
     if not (engine.api_answers() and engine.registry_answers()):
         raise SystemExit("the containers stack's engine is not running: stacks/containers/up")
     figures: dict = {"date": datetime.now(timezone.utc).date().isoformat(), "machine": {
-        "cpus": os.cpu_count(), "python": platform.python_version(), "podman": engine.podman("--version").stdout.strip()}}
+        "cpus": os.cpu_count(), "python": platform.python_version(),
+        "podman": engine.podman("--version").stdout.strip()}}
     if args.cold:
         figures["cold"] = cold_images()
     with tempfile.TemporaryDirectory(prefix="mlops-bench-containers-") as home:

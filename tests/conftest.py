@@ -26,6 +26,10 @@ os.environ["ZENML_CONFIG_PATH"] = str(_SESSION_DIR / "zenml")
 os.environ["ZENML_REPOSITORY_PATH"] = str(_SESSION_DIR / "repo")
 os.environ["MLOPS_STATE_DIR"] = str(_SESSION_DIR / "state")
 os.environ.setdefault("ZENML_LOGGING_VERBOSITY", "WARN")
+# The Kubernetes template is validated against a kubeconfig of a cluster that does not exist
+# (tests/pipeline/test_stack_templates.py writes it). The kubernetes client reads KUBECONFIG once,
+# when it is first imported, which ZenML may do in any earlier test.
+os.environ["KUBECONFIG"] = str(_SESSION_DIR / "kubeconfig")
 
 import pytest  # noqa: E402
 

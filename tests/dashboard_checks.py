@@ -92,3 +92,24 @@ def check_slice_report(page, run_url: str, screenshot_prefix: str, report) -> No
 def screenshot_path(name: str) -> Path:
     SCREENSHOT_DIR.mkdir(exist_ok=True)
     return SCREENSHOT_DIR / name
+
+
+def check_server_run_page(browser, credentials, run_id: str, screenshot_prefix: str) -> None:
+    """Log in on the services stack's ZenML server as a user would, then check the training run's
+    page (``check_training_run_page``)."""
+    from stacks.services import settings
+
+    # The login page animates its background; with reduced motion, as a user may set, headless
+    # Chromium types into it in seconds instead of a minute (software rendering).
+    context = browser.new_context(viewport={"width": 1800, "height": 1100}, reduced_motion="reduce")
+    page = context.new_page()
+    try:
+        page.goto(f"{settings.ZENML_URL}/login", wait_until="networkidle")
+        page.fill("input[name=username]", settings.ADMIN)
+        page.fill("input[name=password]", credentials["zenml_admin_password"])
+        page.click("button[type=submit]")
+        page.wait_for_url(lambda url: "/login" not in url, timeout=60_000)
+        page.screenshot(path=str(screenshot_path(f"{screenshot_prefix}-after-login.png")))
+        check_training_run_page(page, f"{settings.ZENML_URL}/projects/default/runs/{run_id}", screenshot_prefix)
+    finally:
+        context.close()

@@ -3,6 +3,7 @@ ZenML's own stack validation without a cluster, and no definition holds a secret
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -61,10 +62,8 @@ def kubernetes_stack(local_stack, session_dir):
 
     from stacks.register import register
 
-    kubeconfig = session_dir / "kubeconfig"
-    kubeconfig.write_text(KUBECONFIG.format(context="ci-cluster"))
+    Path(os.environ["KUBECONFIG"]).write_text(KUBECONFIG.format(context="ci-cluster"))  # see tests/conftest.py
     patch = pytest.MonkeyPatch()
-    patch.setenv("KUBECONFIG", str(kubeconfig))
     patch.setenv("MLOPS_K8S_CONTEXT", "ci-cluster")
     patch.setenv("MLOPS_CLOUD_BUCKET", "s3://ci-zenml-artifacts")
     patch.setenv("MLOPS_CONTAINER_REGISTRY", "registry.example.com/mlops")

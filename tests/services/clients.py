@@ -11,6 +11,8 @@ import textwrap
 from pathlib import Path
 from typing import Dict
 
+import pytest
+
 from tests.conftest import PROJECT_ROOT, require_service
 
 
@@ -77,3 +79,18 @@ def stack_client_env(credentials: Dict[str, str], session_dir: Path, stack: str)
     switched = zenml(env, "stack", "set", stack)
     assert switched.returncode == 0, switched.stdout + switched.stderr
     return env
+
+
+def assert_medical_cost_served_from_redis(expected: Dict[str, list]) -> None:
+    """The medical-cost view on the services stack's servers answers from Redis with these clients' values."""
+    import redis
+    from feast import FeatureStore
+
+    from stacks.services import settings
+
+    store = FeatureStore(repo_path=str(settings.SERVICES_DIR / "feast"))
+    assert store.config.online_store.type == "redis"
+    online = store.get_online_features(features=["client_profile:bmi", "client_profile:smoker"],
+                                       entity_rows=[{"client_id": key} for key in expected["client_id"]]).to_dict()
+    assert online["bmi"] == pytest.approx(expected["bmi"]) and online["smoker"] == expected["smoker"]
+    assert redis.Redis(host=settings.HOST, port=settings.PORTS.redis, db=settings.REDIS_DB).dbsize() > 0

@@ -270,8 +270,14 @@ def test_medical_cost_batch_inference_on_the_containers_stack(runs, containers_e
 
     completed = runs["insurance_inference"]
     _assert_completed(completed)
-    _assert_each_step_in_a_container(completed, _run_steps(containers_env, clients.run_name(completed)))
+    name = clients.run_name(completed)
+    _assert_each_step_in_a_container(completed, _run_steps(containers_env, name))
     assert "Predictions: 100 rows appended to sql:postgresql" in completed.stdout
+    served = clients.query(containers_env, f"""
+        served = Client().get_pipeline_run("{name}").steps["serve_online_features"].outputs["online_features"][0].load()
+        result = served[["client_id", "bmi", "smoker"]].head(5).to_dict(orient="list")
+    """)
+    clients.assert_medical_cost_served_from_redis(served)  # what the step containers scored came from Redis
     engine = create_engine(step_environment["INSURANCE_DB_URL"])  # the source database the containers read
     try:
         with engine.connect() as connection:

@@ -101,36 +101,6 @@ def test_training_runs_on_the_services_stack(training, client_env, services) -> 
         os.environ.pop("MLFLOW_TRACKING_PASSWORD")
 
 
-def test_batch_inference_runs_on_the_services_stack(training, client_env) -> None:
-    assert training.returncode == 0
-    completed = clients.run(client_env, "batch_inference", "--config", str(INSURANCE_CONFIG))
-    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
-    assert "Predictions: 100 rows appended" in completed.stdout
-    found = clients.query(client_env, f"""
-        run = Client().get_pipeline_run("{clients.run_name(completed)}")
-        served = run.steps["serve_online_features"].outputs["online_features"][0].load()
-        result = {{"status": run.status.value, "stack": run.stack.name,
-                   "served": served[["client_id", "bmi", "smoker"]].head(5).to_dict(orient="list")}}
-    """)
-    assert (found["status"], found["stack"]) == ("completed", "services")
-    _assert_served_from_redis(found["served"])
-
-
-def _assert_served_from_redis(expected: Dict[str, list]) -> None:
-    """The medical-cost view on the services stack answers from Redis with these clients' values."""
-    import redis
-    from feast import FeatureStore
-
-    from stacks.services import settings
-
-    store = FeatureStore(repo_path=str(settings.SERVICES_DIR / "feast"))
-    assert store.config.online_store.type == "redis"
-    online = store.get_online_features(features=["client_profile:bmi", "client_profile:smoker"],
-                                       entity_rows=[{"client_id": key} for key in expected["client_id"]]).to_dict()
-    assert online["bmi"] == pytest.approx(expected["bmi"]) and online["smoker"] == expected["smoker"]
-    assert redis.Redis(host=settings.HOST, port=settings.PORTS.redis, db=settings.REDIS_DB).dbsize() > 0
-
-
 def test_medical_cost_features_are_published_to_postgres_and_served_from_redis(training, client_env) -> None:
     assert training.returncode == 0
     found = clients.query(client_env, f"""
@@ -141,7 +111,7 @@ def test_medical_cost_features_are_published_to_postgres_and_served_from_redis(t
                    "sample": rows[["client_id", "bmi", "smoker"]].tail(5).to_dict(orient="list")}}
     """)
     assert found["published"]["feature_views"] == ["client_profile"] and found["rows"] == 1337
-    _assert_served_from_redis(found["sample"])
+    clients.assert_medical_cost_served_from_redis(found["sample"])
 
 
 def test_a_stopped_tracking_server_fails_the_run_before_any_step(client_env) -> None:
@@ -224,27 +194,13 @@ def test_wrong_s3_credentials_name_the_artifact_store_and_hide_the_secret(client
 
 def test_the_dashboard_shows_the_run_after_logging_in(training, client_env, services, browser) -> None:
     """Log in on the server's dashboard as a user would, then open the training run's page."""
-    from stacks.services import settings
-    from tests.dashboard_checks import check_training_run_page, screenshot_path
+    from tests.dashboard_checks import check_server_run_page
 
     assert training.returncode == 0
     run_id = clients.query(client_env, f"""
         result = str(Client().get_pipeline_run("{clients.run_name(training)}").id)
     """)
-    # The login page animates its background; with reduced motion, as a user may set, headless
-    # Chromium types into it in seconds instead of a minute (software rendering).
-    context = browser.new_context(viewport={"width": 1800, "height": 1100}, reduced_motion="reduce")
-    page = context.new_page()
-    try:
-        page.goto(f"{settings.ZENML_URL}/login", wait_until="networkidle")
-        page.fill("input[name=username]", settings.ADMIN)
-        page.fill("input[name=password]", services["zenml_admin_password"])
-        page.click("button[type=submit]")
-        page.wait_for_url(lambda url: "/login" not in url, timeout=60_000)
-        page.screenshot(path=str(screenshot_path("services-after-login.png")))
-        check_training_run_page(page, f"{settings.ZENML_URL}/projects/default/runs/{run_id}", "services")
-    finally:
-        context.close()
+    check_server_run_page(browser, services, run_id, "services")
 
 
 def test_an_s3_outage_mid_run_fails_it_and_a_rerun_after_the_restart_completes(client_env, services) -> None:
