@@ -25,6 +25,8 @@ What `up` does, in order (each step is idempotent, so `up` also repairs a half-s
 5. ZenML secrets ``mlops_s3`` and ``mlops_mlflow`` hold the keys the stack components
    reference, then the `local` and `services` stacks are registered on the server. Switch with
    ``zenml stack set services`` or ``zenml stack set local``.
+6. The Feast registry's tables are created (``prepare_feast_registry``), before any run can race
+   another to create them.
 
 Redis, PostgreSQL and MariaDB are the machine's own services (started before any session);
 `up` checks that they answer and says which one does not.
@@ -329,7 +331,18 @@ def up(only: Optional[List[str]] = None, log_in: bool = True, activate: Optional
         # was logged in (CI and the tests use these variables instead of a login).
         os.environ.update(client_environment(credentials))
         register_stacks(credentials, activate if log_in else None)
+        prepare_feast_registry()
     return credentials
+
+
+def prepare_feast_registry() -> None:
+    """Create the Feast SQL registry's tables now. Feast creates them (CREATE TABLE, without IF
+    NOT EXISTS) whenever a store is opened on a registry that lacks them, so runs that open a new
+    registry together collide: seen in CI, three runs publishing at once on a fresh registry, two
+    of them failed with a unique violation on `projects`."""
+    from feast import FeatureStore
+
+    FeatureStore(repo_path=str(cfg.SERVICES_DIR / "feast"))
 
 
 def log_out_client() -> None:
